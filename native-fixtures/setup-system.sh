@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what tokengate's demo, tests and benchmarks need on a Debian machine, only where missing:
+# SoftHSM2, OpenSC (pkcs11-tool, opensc-pkcs11.so), OpenSSL, p11-kit; then the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -e /usr/share/p11-kit/modules ] || need+=(p11-kit)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} (apt)" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -e node_modules/pkcs11js/build/Release/pkcs11.node ] || [ ! -e node_modules/.bin/tsx ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

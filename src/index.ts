@@ -1,0 +1,40 @@
+// tokengate's public API. Everything not exported here is internal.
+export { Pkcs11Module, moduleReferenceCount } from './pkcs11/module.js';
+export type { ModuleInfo, SlotInfo, LoadOptions } from './pkcs11/module.js';
+export { Token } from './pkcs11/token.js';
+export type { TokenInfo, TokenSelector } from './pkcs11/token.js';
+export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
+export { decodeTokenFlags, decodeSlotFlags } from './pkcs11/flags.js';
+export { Session } from './pkcs11/session.js';
+export type { SessionOptions, LoginOptions, UserType } from './pkcs11/session.js';
+export { SessionPool } from './pkcs11/pool.js';
+export type { SessionPoolOptions } from './pkcs11/pool.js';
+export type { ObjectRef, TokenKey } from './pkcs11/objects.js';
+export type { TokenCertificate, ImportCertificateOptions } from './pkcs11/certificates.js';
+export { PublicKey } from './pkcs11/public-key.js';
+export { verifySignature, SIGNATURE_ALGORITHMS, defaultAlgorithm } from './pkcs11/signing.js';
+export type { SignatureAlgorithm, SignatureFormat, SignOptions, VerifyOptions, VerificationKey } from './pkcs11/signing.js';
+export type { MechanismInfo } from './pkcs11/mechanisms.js';
+export type { KeyType, NamedCurve } from './pkcs11/curves.js';
+export { ckrName } from './pkcs11/constants.js';
+export {
+  TokengateError,
+  Pkcs11Error,
+  ModuleLoadError,
+  ModuleClosedError,
+  InvalidArgumentError,
+  PinIncorrectError,
+  PinLockedError,
+  PinExpiredError,
+  PinLengthError,
+  PinInvalidError,
+  NotLoggedInError,
+  TokenNotPresentError,
+  TokenAmbiguousError,
+  TokenRemovedError,
+  SessionClosedError,
+  KeyNotFoundError,
+  KeyTypeMismatchError,
+  MechanismNotSupportedError,
+} from './pkcs11/errors.js';
+export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';

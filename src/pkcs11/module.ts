@@ -1,0 +1,187 @@
+// A loaded PKCS#11 library. Loading the same path twice shares one pkcs11js instance: C_Initialize
+// runs once, C_Finalize only when the last holder closes, so one component can never finalize
+// another's sessions away (the crypto11 / rust-cryptoki complaint).
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { call, pkcs11js, type RawPkcs11 } from './binding.js';
+import { ModuleClosedError, ModuleLoadError, TokengateError } from './errors.js';
+import { decodeSlotFlags, type SlotFlags } from './flags.js';
+import { Token, readTokenInfo, type TokenInfo, type TokenSelector } from './token.js';
+import { selectToken } from './select.js';
+import { trimPadded, versionString } from './text.js';
+
+export interface ModuleInfo {
+  path: string;
+  cryptokiVersion: string;
+  manufacturer: string;
+  description: string;
+  libraryVersion: string;
+}
+
+export interface SlotInfo {
+  /** The slot ID as the module numbers it. Informational only: tokens are chosen by label or serial. */
+  id: bigint;
+  description: string;
+  manufacturer: string;
+  flags: SlotFlags;
+}
+
+/** Internal: one dlopen'ed, initialised library, shared by every `Pkcs11Module` for its path. */
+export interface LoadedLibrary {
+  readonly path: string;
+  readonly lib: RawPkcs11;
+  refs: number;
+  /** False when someone else in the process had already called C_Initialize: then it is theirs to finalize. */
+  ownsInitialize: boolean;
+  /** The process that initialised it: a forked child must initialise again. */
+  pid: number;
+}
+
+const libraries = new Map<string, LoadedLibrary>();
+
+function initialize(lib: RawPkcs11): boolean {
+  try {
+    // OS locking: the module may be called from the libuv pool and from worker threads at once.
+    call(lib, 'C_Initialize', { flags: pkcs11js.CKF_OS_LOCKING_OK });
+    return true;
+  } catch (err) {
+    if (err instanceof TokengateError && err.rvName === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return false;
+    throw err;
+  }
+}
+
+function resolveModulePath(path: string): string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new ModuleLoadError('a PKCS#11 module path is required');
+  }
+  if (!existsSync(path)) throw new ModuleLoadError(`PKCS#11 module not found: ${path}`);
+  const real = realpathSync(path);
+  if (!statSync(real).isFile()) throw new ModuleLoadError(`PKCS#11 module is not a file: ${path}`);
+  return real;
+}
+
+function acquireLibrary(path: string): LoadedLibrary {
+  const real = resolveModulePath(path);
+  const existing = libraries.get(real);
+  if (existing && existing.pid === process.pid) {
+    existing.refs += 1;
+    return existing;
+  }
+  const lib = existing?.lib ?? new pkcs11js.PKCS11();
+  if (!existing) {
+    try {
+      call(lib, 'load', real);
+    } catch (err) {
+      throw err instanceof ModuleLoadError ? err : new ModuleLoadError(`cannot load PKCS#11 module ${real}`, { cause: err });
+    }
+  }
+  let ownsInitialize: boolean;
+  try {
+    ownsInitialize = initialize(lib);
+  } catch (err) {
+    if (!existing) lib.close();
+    throw new ModuleLoadError(`C_Initialize failed for ${real}`, { cause: err });
+  }
+  const loaded: LoadedLibrary = { path: real, lib, refs: 1, ownsInitialize, pid: process.pid };
+  libraries.set(real, loaded);
+  return loaded;
+}
+
+function releaseLibrary(loaded: LoadedLibrary): void {
+  loaded.refs -= 1;
+  if (loaded.refs > 0) return;
+  libraries.delete(loaded.path);
+  try {
+    if (loaded.ownsInitialize) loaded.lib.C_Finalize();
+  } finally {
+    loaded.lib.close();
+  }
+}
+
+export interface LoadOptions {
+  /** Environment set before C_Initialize, e.g. `{ SOFTHSM2_CONF: '/tmp/t/softhsm2.conf' }`. */
+  env?: Record<string, string>;
+}
+
+/**
+ * A handle on a PKCS#11 library. Every `load` returns its own handle and must be closed once
+ * (`await using` does it); the library is finalized when the last handle closes.
+ */
+export class Pkcs11Module implements AsyncDisposable {
+  readonly #loaded: LoadedLibrary;
+  #closed = false;
+
+  private constructor(loaded: LoadedLibrary) {
+    this.#loaded = loaded;
+  }
+
+  static async load(path: string, options: LoadOptions = {}): Promise<Pkcs11Module> {
+    if (options.env) Object.assign(process.env, options.env);
+    return new Pkcs11Module(acquireLibrary(path));
+  }
+
+  /** The resolved file path of the library. */
+  get path(): string {
+    return this.#loaded.path;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Internal: the binding, for the token and session layers. */
+  get raw(): RawPkcs11 {
+    if (this.#closed) throw new ModuleClosedError(`module ${this.#loaded.path} is closed`);
+    return this.#loaded.lib;
+  }
+
+  info(): ModuleInfo {
+    const info = call(this.raw, 'C_GetInfo');
+    return {
+      path: this.path,
+      cryptokiVersion: versionString(info.cryptokiVersion),
+      manufacturer: trimPadded(info.manufacturerID),
+      description: trimPadded(info.libraryDescription),
+      libraryVersion: versionString(info.libraryVersion),
+    };
+  }
+
+  slots(options: { tokenPresent?: boolean } = {}): SlotInfo[] {
+    const ids = call(this.raw, 'C_GetSlotList', options.tokenPresent ?? false);
+    return ids.map((id) => {
+      const info = call(this.raw, 'C_GetSlotInfo', id);
+      return {
+        id: id.readBigUInt64LE(0),
+        description: trimPadded(info.slotDescription),
+        manufacturer: trimPadded(info.manufacturerID),
+        flags: decodeSlotFlags(info.flags),
+      };
+    });
+  }
+
+  /** Information on every token present now. */
+  tokens(): TokenInfo[] {
+    return call(this.raw, 'C_GetSlotList', true).map((slot) => readTokenInfo(this.raw, slot));
+  }
+
+  /** The one present token with this label or serial; throws `TokenNotPresentError` when none matches. */
+  token(selector: TokenSelector): Token {
+    const { slot, info } = selectToken(this.raw, selector);
+    return new Token(this, slot, info);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    releaseLibrary(this.#loaded);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** How many handles are open on the library at `path` (0 when it is not loaded). For diagnostics and tests. */
+export function moduleReferenceCount(path: string): number {
+  const real = existsSync(path) ? realpathSync(path) : path;
+  return libraries.get(real)?.refs ?? 0;
+}

@@ -1,0 +1,237 @@
+// A session with a token. One operation at a time runs on it (callers queue, never meeting
+// CKR_OPERATION_ACTIVE); close is idempotent; a token pulled out turns into TokenRemovedError.
+import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
+import { CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION } from './constants.js';
+import {
+  InvalidArgumentError,
+  PinIncorrectError,
+  PinLengthError,
+  SessionClosedError,
+  TokenNotPresentError,
+  TokenRemovedError,
+  TokengateError,
+} from './errors.js';
+import { findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
+import { PublicKey, publicKeyJwk } from './public-key.js';
+import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
+import type { Token } from './token.js';
+import { readCertificate, type TokenCertificate } from './certificates.js';
+
+export interface SessionOptions {
+  /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
+  write?: boolean;
+}
+
+export type UserType = 'user' | 'so' | 'contextSpecific';
+
+export interface LoginOptions {
+  userType?: UserType;
+}
+
+const USER_TYPES: Record<UserType, number> = {
+  user: pkcs11js.CKU_USER,
+  so: pkcs11js.CKU_SO,
+  contextSpecific: pkcs11js.CKU_CONTEXT_SPECIFIC,
+};
+
+const GONE = new Set(['ERR_SESSION_CLOSED', 'ERR_TOKEN_REMOVED', 'ERR_TOKEN_NOT_PRESENT']);
+
+/** Checks a PIN's type and length against the token's range without touching the token. */
+export function checkPin(pin: unknown, range: { min: number; max: number }, what = 'PIN'): string {
+  if (typeof pin !== 'string') throw new InvalidArgumentError(`${what} must be a string`);
+  const length = Buffer.byteLength(pin, 'utf8');
+  // Some modules report 0 or CK_UNAVAILABLE_INFORMATION for an unknown bound.
+  const max = range.max > 0 && range.max < 0xffff ? range.max : Infinity;
+  if (length < range.min || length > max || length === 0) {
+    throw new PinLengthError(`${what} must be ${range.min}–${max === Infinity ? 'any' : max} bytes long`);
+  }
+  return pin;
+}
+
+export class Session implements AsyncDisposable {
+  readonly token: Token;
+  readonly readWrite: boolean;
+  readonly #handle: Handle;
+  #closed = false;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(token: Token, handle: Handle, readWrite: boolean) {
+    this.token = token;
+    this.#handle = handle;
+    this.readWrite = readWrite;
+  }
+
+  static async open(token: Token, options: SessionOptions = {}): Promise<Session> {
+    const slot = token.relocate();
+    const flags = pkcs11js.CKF_SERIAL_SESSION | (options.write ? pkcs11js.CKF_RW_SESSION : 0);
+    const handle = call(token.module.raw, 'C_OpenSession', slot, flags);
+    return new Session(token, handle, options.write === true);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Internal: the raw session handle, for the pool's signing workers. */
+  get handle(): Handle {
+    return this.#handle;
+  }
+
+  get #lib(): RawPkcs11 {
+    return this.token.module.raw;
+  }
+
+  /**
+   * Runs `op` when every earlier operation on this session has finished. Errors that mean the
+   * session is gone become TokenRemovedError when the token is no longer there.
+   */
+  exclusive<T>(op: (lib: RawPkcs11, session: Handle) => T | Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.#closed) throw new SessionClosedError('the session is closed');
+      try {
+        return await op(this.#lib, this.#handle);
+      } catch (err) {
+        throw this.#explain(err);
+      }
+    };
+    const result = this.#tail.then(run, run);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+
+  #explain(err: unknown): unknown {
+    if (!(err instanceof TokengateError) || !GONE.has(err.code)) return err;
+    if (this.#closed) return new SessionClosedError('the session is closed', { cause: err });
+    if (!this.token.isPresent()) {
+      return new TokenRemovedError(`token "${this.token.label}" was removed`, {
+        cause: err,
+        failure: err.rv === undefined ? undefined : { rv: err.rv, rvName: err.rvName!, fn: err.fn! },
+      });
+    }
+    return err;
+  }
+
+  async login(pin: string, options: LoginOptions = {}): Promise<void> {
+    const userType = options.userType ?? 'user';
+    if (!(userType in USER_TYPES)) throw new InvalidArgumentError(`unknown user type ${String(userType)}`);
+    const info = this.token.info();
+    checkPin(pin, info.pinLength, userType === 'so' ? 'SO PIN' : 'PIN');
+    await this.exclusive((lib, session) => {
+      try {
+        call(lib, 'C_Login', session, USER_TYPES[userType], pin);
+      } catch (err) {
+        // Login state is per application and token: another session of ours already logged in.
+        if (err instanceof TokengateError && err.rvName === 'CKR_USER_ALREADY_LOGGED_IN') return;
+        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, userType);
+        throw err;
+      }
+    });
+  }
+
+  async logout(): Promise<void> {
+    await this.exclusive((lib, session) => {
+      try {
+        call(lib, 'C_Logout', session);
+      } catch (err) {
+        if (err instanceof TokengateError && err.rvName === 'CKR_USER_NOT_LOGGED_IN') return;
+        throw err;
+      }
+    });
+  }
+
+  /** True when the session is in a logged-in state (user or SO). */
+  async isLoggedIn(): Promise<boolean> {
+    return this.exclusive((lib, session) => {
+      const { state } = call(lib, 'C_GetSessionInfo', session);
+      return state !== CKS_RO_PUBLIC_SESSION && state !== CKS_RW_PUBLIC_SESSION;
+    });
+  }
+
+  async findPrivateKey(ref: ObjectRef): Promise<TokenKey> {
+    return this.exclusive((lib, session) => readKey(lib, session, findOne(lib, session, 'privateKey', ref)));
+  }
+
+  async findPublicKey(ref: ObjectRef): Promise<TokenKey> {
+    return this.exclusive((lib, session) => readKey(lib, session, findOne(lib, session, 'publicKey', ref)));
+  }
+
+  async listKeys(objectClass: 'privateKey' | 'publicKey' = 'privateKey'): Promise<TokenKey[]> {
+    return this.exclusive((lib, session) =>
+      findByClass(lib, session, objectClass).flatMap((h) => {
+        try {
+          return [readKey(lib, session, h)];
+        } catch {
+          return []; // a key of a type we do not sign with (AES, DSA…) is not listed
+        }
+      }),
+    );
+  }
+
+  async findCertificate(ref: ObjectRef): Promise<TokenCertificate> {
+    return this.exclusive((lib, session) => readCertificate(lib, session, findOne(lib, session, 'certificate', ref)));
+  }
+
+  async listCertificates(): Promise<TokenCertificate[]> {
+    return this.exclusive((lib, session) => findByClass(lib, session, 'certificate').map((h) => readCertificate(lib, session, h)));
+  }
+
+  /** The public half of a key pair: the public key object with the same CKA_ID, else the certificate's key. */
+  async publicKey(ref: ObjectRef | TokenKey): Promise<PublicKey> {
+    const key = 'handle' in ref ? ref : await this.findPrivateKey(ref).catch(() => this.findPublicKey(ref));
+    return this.exclusive((lib, session) => {
+      if (key.objectClass === 'publicKey') return new PublicKey(publicKeyJwk(lib, session, key), key);
+      const pub = findByClass(lib, session, 'publicKey', { id: key.id });
+      if (pub.length > 0) return new PublicKey(publicKeyJwk(lib, session, readKey(lib, session, pub[0]!)), key);
+      const certs = findByClass(lib, session, 'certificate', { id: key.id });
+      if (certs.length > 0) {
+        const jwk = readCertificate(lib, session, certs[0]!).publicKey.jwk();
+        return new PublicKey(jwk, key);
+      }
+      throw new TokenNotPresentError(`no public key or certificate shares the id of "${key.label}"`);
+    });
+  }
+
+  /**
+   * Signs an authentication challenge with a private key on the token. ECDSA input is hashed on
+   * the host (tokens' CKM_ECDSA signs a digest); the token call runs on the libuv pool.
+   */
+  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string } = {}): Promise<Buffer> {
+    const resolved = 'handle' in key ? key : await this.findPrivateKey(key);
+    const prepared = prepareSignature(resolved, challenge, options);
+    return this.exclusive(async (lib, session) => {
+      call(lib, 'C_SignInit', session, prepared.mechanism, resolved.handle);
+      if (resolved.alwaysAuthenticate && options.contextPin !== undefined) {
+        call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, options.contextPin);
+      }
+      const output = await callAsync(lib, 'C_SignAsync', session, prepared.input, Buffer.alloc(prepared.outputLength));
+      return finishSignature(prepared, output);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Let queued work finish first, so close never races an operation in flight.
+    await this.#tail;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      call(this.#lib, 'C_CloseSession', this.#handle);
+    } catch (err) {
+      if (err instanceof TokengateError && (GONE.has(err.code) || err.code === 'ERR_MODULE_CLOSED')) return;
+      throw err;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserType): void {
+  try {
+    const { flags } = token.info();
+    err.finalTry = userType === 'so' ? flags.soPinFinalTry : flags.userPinFinalTry;
+  } catch {
+    // The token vanished right after the answer; the error stands as it is.
+  }
+}

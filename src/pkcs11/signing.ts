@@ -1,0 +1,173 @@
+// Signature algorithms: which mechanism, what the host hashes first, how big the output is, and
+// how the result is encoded. One table serves signing on the token and verifying on the host.
+import { constants, createHash, createPublicKey, KeyObject, verify as nodeVerify, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { X509Certificate } from './x509.js';
+import type { RsaPSS as RsaPssParams } from 'pkcs11js';
+import { pkcs11js, type RawMechanism } from './binding.js';
+import { CKM_EDDSA } from './constants.js';
+import { curveSpec } from './curves.js';
+import { InvalidArgumentError, KeyTypeMismatchError } from './errors.js';
+import type { TokenKey } from './objects.js';
+import { PublicKey } from './public-key.js';
+
+export type SignatureAlgorithm = 'ECDSA-SHA256' | 'ECDSA-SHA384' | 'RSA-PKCS1-SHA256' | 'RSA-PSS-SHA256' | 'Ed25519';
+/** ECDSA only: `raw` is r‖s (as WebCrypto and JOSE use), `der` is the X9.62 SEQUENCE (as OpenSSL uses). */
+export type SignatureFormat = 'raw' | 'der';
+
+export interface SignOptions {
+  /** Defaults from the key: ECDSA with the curve's hash, RSA PKCS#1 v1.5 SHA-256, or Ed25519. */
+  algorithm?: SignatureAlgorithm;
+  format?: SignatureFormat;
+}
+
+export interface PreparedSignature {
+  mechanism: RawMechanism;
+  /** What goes into C_Sign: the host-side digest for ECDSA, the challenge otherwise. */
+  input: Buffer;
+  outputLength: number;
+  algorithm: SignatureAlgorithm;
+  format: SignatureFormat;
+}
+
+export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
+  'ECDSA-SHA256',
+  'ECDSA-SHA384',
+  'RSA-PKCS1-SHA256',
+  'RSA-PSS-SHA256',
+  'Ed25519',
+];
+
+const ECDSA_HASH = { 'ECDSA-SHA256': 'sha256', 'ECDSA-SHA384': 'sha384' } as const;
+
+export function defaultAlgorithm(key: Pick<TokenKey, 'keyType' | 'curve'>): SignatureAlgorithm {
+  if (key.keyType === 'rsa') return 'RSA-PKCS1-SHA256';
+  if (key.keyType === 'ed25519') return 'Ed25519';
+  return key.curve === 'P-384' ? 'ECDSA-SHA384' : 'ECDSA-SHA256';
+}
+
+function keyTypeOf(algorithm: SignatureAlgorithm): TokenKey['keyType'] {
+  if (algorithm.startsWith('ECDSA')) return 'ec';
+  if (algorithm.startsWith('RSA')) return 'rsa';
+  return 'ed25519';
+}
+
+export function toBuffer(data: Uint8Array | string, what: string): Buffer {
+  if (typeof data === 'string') data = Buffer.from(data, 'utf8');
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be bytes or a string`);
+  if (data.length === 0) throw new InvalidArgumentError(`${what} must not be empty`);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Checks the key fits the algorithm and works out the mechanism and input, before the token is touched. */
+export function prepareSignature(key: TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): PreparedSignature {
+  const data = toBuffer(challenge, 'challenge');
+  const algorithm = options.algorithm ?? defaultAlgorithm(key);
+  if (!SIGNATURE_ALGORITHMS.includes(algorithm)) throw new InvalidArgumentError(`unknown signature algorithm ${String(algorithm)}`);
+  const format = options.format ?? 'raw';
+  if (format !== 'raw' && format !== 'der') throw new InvalidArgumentError(`unknown signature format ${String(format)}`);
+  if (key.objectClass !== 'privateKey') throw new KeyTypeMismatchError(`key "${key.label}" is not a private key`);
+  if (keyTypeOf(algorithm) !== key.keyType) {
+    throw new KeyTypeMismatchError(`${algorithm} needs a ${keyTypeOf(algorithm)} key; "${key.label}" is ${key.keyType}`);
+  }
+  switch (algorithm) {
+    case 'ECDSA-SHA256':
+    case 'ECDSA-SHA384':
+      return {
+        mechanism: { mechanism: pkcs11js.CKM_ECDSA },
+        input: createHash(ECDSA_HASH[algorithm]).update(data).digest(),
+        outputLength: 2 * curveSpec(key.curve!).size,
+        algorithm,
+        format,
+      };
+    case 'RSA-PKCS1-SHA256':
+      return { mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, input: data, outputLength: key.modulusBits! / 8, algorithm, format };
+    case 'RSA-PSS-SHA256':
+      return {
+        mechanism: {
+          mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
+          parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, saltLen: 32 } as RsaPssParams,
+        },
+        input: data,
+        outputLength: key.modulusBits! / 8,
+        algorithm,
+        format,
+      };
+    case 'Ed25519':
+      return { mechanism: { mechanism: CKM_EDDSA }, input: data, outputLength: 64, algorithm, format };
+  }
+}
+
+/** Turns the token's output into the requested format (only ECDSA has a choice). */
+export function finishSignature(prepared: PreparedSignature, output: Buffer): Buffer {
+  if (prepared.algorithm.startsWith('ECDSA') && prepared.format === 'der') return rawToDer(output);
+  return output;
+}
+
+function derInteger(bytes: Buffer): Buffer {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  let v = bytes.subarray(i);
+  if (v[0]! & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
+  return Buffer.concat([Buffer.from([0x02, v.length]), v]);
+}
+
+function derLength(n: number): Buffer {
+  return n < 0x80 ? Buffer.from([n]) : Buffer.from([0x81, n]);
+}
+
+/** r‖s → ECDSA-Sig-Value (SEQUENCE of two INTEGERs). */
+export function rawToDer(raw: Buffer): Buffer {
+  const half = raw.length / 2;
+  const body = Buffer.concat([derInteger(raw.subarray(0, half)), derInteger(raw.subarray(half))]);
+  return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+}
+
+export type VerificationKey = KeyObject | PublicKey | X509Certificate | NodeX509 | webcrypto.CryptoKey | Uint8Array | string;
+
+function toKeyObject(key: VerificationKey): KeyObject {
+  if (key instanceof PublicKey) return key.keyObject();
+  if (key instanceof X509Certificate) return createPublicKey({ key: Buffer.from(key.publicKey.rawData), format: 'der', type: 'spki' });
+  if (key instanceof NodeX509) return key.publicKey;
+  if (typeof key === 'string') return createPublicKey(key);
+  if (key instanceof Uint8Array) return createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
+  if (key instanceof webcrypto.CryptoKey) return KeyObject.from(key);
+  return key;
+}
+
+export interface VerifyOptions {
+  algorithm: SignatureAlgorithm;
+  format?: SignatureFormat;
+}
+
+/** Verifies a signature made by `signChallenge`, on the host with node:crypto. False on any mismatch. */
+export function verifySignature(
+  key: VerificationKey,
+  challenge: Uint8Array | string,
+  signature: Uint8Array,
+  options: VerifyOptions,
+): boolean {
+  const data = toBuffer(challenge, 'challenge');
+  const keyObject = toKeyObject(key);
+  const sig = Buffer.from(signature);
+  try {
+    switch (options.algorithm) {
+      case 'ECDSA-SHA256':
+      case 'ECDSA-SHA384':
+        return nodeVerify(ECDSA_HASH[options.algorithm], data, {
+          key: keyObject,
+          dsaEncoding: options.format === 'der' ? 'der' : 'ieee-p1363',
+        }, sig);
+      case 'RSA-PKCS1-SHA256':
+        return nodeVerify('sha256', data, keyObject, sig);
+      case 'RSA-PSS-SHA256':
+        return nodeVerify('sha256', data, { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
+      case 'Ed25519':
+        return nodeVerify(null, data, keyObject, sig);
+      default:
+        throw new InvalidArgumentError(`unknown signature algorithm ${String(options.algorithm)}`);
+    }
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    return false;
+  }
+}

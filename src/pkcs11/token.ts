@@ -1,0 +1,116 @@
+// A token: its typed information, and the ways in (sessions, a session pool, administration).
+import { call, type Handle, type RawPkcs11 } from './binding.js';
+import {
+  decodeTokenFlags,
+  soPinStatus,
+  userPinStatus,
+  type PinStatus,
+  type TokenFlags,
+} from './flags.js';
+import type { Pkcs11Module } from './module.js';
+import { selectToken } from './select.js';
+import { Session, type SessionOptions } from './session.js';
+import { trimPadded, versionString } from './text.js';
+import { SessionPool, type SessionPoolOptions } from './pool.js';
+import { listMechanisms, type MechanismInfo } from './mechanisms.js';
+
+export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
+
+export interface TokenInfo {
+  label: string;
+  serial: string;
+  manufacturer: string;
+  model: string;
+  hardwareVersion: string;
+  firmwareVersion: string;
+  /** Inclusive PIN length range in bytes, as the token states it. */
+  pinLength: { min: number; max: number };
+  flags: TokenFlags;
+  /** The user PIN's state, from the token's flags. */
+  pinStatus: PinStatus;
+  soPinStatus: PinStatus;
+  sessionCount: number;
+  maxSessionCount: number;
+}
+
+export function readTokenInfo(lib: RawPkcs11, slot: Handle): TokenInfo {
+  const raw = call(lib, 'C_GetTokenInfo', slot);
+  const flags = decodeTokenFlags(raw.flags);
+  return {
+    label: trimPadded(raw.label),
+    serial: trimPadded(raw.serialNumber),
+    manufacturer: trimPadded(raw.manufacturerID),
+    model: trimPadded(raw.model),
+    hardwareVersion: versionString(raw.hardwareVersion),
+    firmwareVersion: versionString(raw.firmwareVersion),
+    pinLength: { min: raw.minPinLen, max: raw.maxPinLen },
+    flags,
+    pinStatus: userPinStatus(flags),
+    soPinStatus: soPinStatus(flags),
+    sessionCount: raw.sessionCount,
+    maxSessionCount: raw.maxSessionCount,
+  };
+}
+
+export class Token {
+  readonly module: Pkcs11Module;
+  #slot: Handle;
+  #info: TokenInfo;
+
+  /** Internal: use `Pkcs11Module.token()`. */
+  constructor(module: Pkcs11Module, slot: Handle, info: TokenInfo) {
+    this.module = module;
+    this.#slot = slot;
+    this.#info = info;
+  }
+
+  get serial(): string {
+    return this.#info.serial;
+  }
+
+  get label(): string {
+    return this.#info.label;
+  }
+
+  /** Internal: the slot the token sat in when last seen. */
+  get slot(): Handle {
+    return this.#slot;
+  }
+
+  /** Fresh information, found again by serial (the slot may have changed since). */
+  info(): TokenInfo {
+    this.relocate();
+    return this.#info;
+  }
+
+  /** Internal: finds the token again by serial; throws `TokenNotPresentError` when it is gone. */
+  relocate(): Handle {
+    const { slot, info } = selectToken(this.module.raw, { serial: this.#info.serial });
+    this.#slot = slot;
+    this.#info = info;
+    return slot;
+  }
+
+  /** True when a token with this serial is present now. */
+  isPresent(): boolean {
+    try {
+      this.relocate();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  mechanisms(): MechanismInfo[] {
+    return listMechanisms(this.module.raw, this.relocate());
+  }
+
+  async openSession(options: SessionOptions = {}): Promise<Session> {
+    return Session.open(this, options);
+  }
+
+  /** A pool of logged-in sessions for concurrent signing; it keeps the login and survives re-insertion. */
+  async openPool(options: SessionPoolOptions): Promise<SessionPool> {
+    return SessionPool.open(this, options);
+  }
+}
