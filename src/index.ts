@@ -33,6 +33,7 @@ export {
   TokenAmbiguousError,
   TokenRemovedError,
   SessionClosedError,
+  SessionReadOnlyError,
   KeyNotFoundError,
   KeyTypeMismatchError,
   MechanismNotSupportedError,

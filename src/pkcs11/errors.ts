@@ -17,6 +17,7 @@ export type TokengateErrorCode =
   | 'ERR_TOKEN_REMOVED'
   | 'ERR_TOKEN_AMBIGUOUS'
   | 'ERR_SESSION_CLOSED'
+  | 'ERR_SESSION_READ_ONLY'
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_TYPE_MISMATCH'
   | 'ERR_MECHANISM_NOT_SUPPORTED'
@@ -103,6 +104,10 @@ export class TokenRemovedError extends TokengateError {
 export class SessionClosedError extends TokengateError {
   override readonly code = 'ERR_SESSION_CLOSED';
 }
+/** A write (or an SO login) needs read-write sessions: open one with `{ write: true }`. */
+export class SessionReadOnlyError extends TokengateError {
+  override readonly code = 'ERR_SESSION_READ_ONLY';
+}
 export class KeyNotFoundError extends TokengateError {
   override readonly code = 'ERR_KEY_NOT_FOUND';
 }
@@ -136,6 +141,9 @@ const BY_NAME: Record<string, ErrorClass> = {
   CKR_DEVICE_REMOVED: TokenRemovedError,
   CKR_SESSION_CLOSED: SessionClosedError,
   CKR_SESSION_HANDLE_INVALID: SessionClosedError,
+  CKR_SESSION_READ_ONLY: SessionReadOnlyError,
+  // An SO login is refused while any read-only session with the token is open.
+  CKR_SESSION_READ_ONLY_EXISTS: SessionReadOnlyError,
   CKR_KEY_HANDLE_INVALID: KeyNotFoundError,
   CKR_OBJECT_HANDLE_INVALID: KeyNotFoundError,
   CKR_KEY_TYPE_INCONSISTENT: KeyTypeMismatchError,
@@ -165,15 +173,35 @@ interface BindingErrorShape {
   message?: unknown;
 }
 
+/**
+ * pkcs11js's native layer throws a plain Error whose message is `CKR_NAME:<decimal CK_RV>`. Its JS
+ * wrapper turns most of those into Pkcs11Error, but not for the methods it overrides or replaces
+ * (C_CreateObject, C_CopyObject, C_SetAttributeValue, C_FindObjects), so both shapes are read.
+ */
+const NATIVE_CKR_MESSAGE = /^CKR_[A-Z0-9_]+:(\d+)$/u;
+
+function bindingRv(e: BindingErrorShape): number | undefined {
+  if (e.name === 'Pkcs11Error' && typeof e.code === 'number') return e.code;
+  const match = typeof e.message === 'string' ? NATIVE_CKR_MESSAGE.exec(e.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Translates whatever pkcs11js threw from `fn` into one of ours. */
 export function translateBindingError(err: unknown, fn: string): TokengateError {
   if (err instanceof TokengateError) return err;
   const e = (err ?? {}) as BindingErrorShape;
-  if (e.name === 'Pkcs11Error' && typeof e.code === 'number') return errorForRv(e.code, fn);
+  const rv = bindingRv(e);
   if (fn === 'load') {
-    // dlopen's own text names the path and the reason; it cannot contain a PIN.
+    // Whatever `load` throws (dlopen's text, or a CKR from C_GetFunctionList), the module cannot be
+    // used: always ModuleLoadError, keeping the CKR when there is one. dlopen's text names the path
+    // and the reason; it cannot contain a PIN.
+    if (rv !== undefined) {
+      const rvName = ckrName(rv);
+      return new ModuleLoadError(`cannot load PKCS#11 module: ${rvName}`, { cause: err, failure: { rv, rvName, fn } });
+    }
     return new ModuleLoadError(`cannot load PKCS#11 module: ${String(e.message ?? err)}`);
   }
+  if (rv !== undefined) return errorForRv(rv, fn);
   if (err instanceof TypeError) {
     return new InvalidArgumentError(`${fn}: ${err.message}`);
   }

@@ -33,6 +33,11 @@ export function refToTemplate(ref: ObjectRef): RawTemplate {
     return [{ type: pkcs11js.CKA_LABEL, value: ref.label }];
   }
   if (ref && ref.id !== undefined) {
+    // Buffer.from(s, 'hex') stops silently at the first bad digit ('01zz' and '011' both became
+    // 01), which would find a different object than the caller named: demand whole hex bytes.
+    if (typeof ref.id === 'string' && !/^(?:[0-9a-f]{2})*$/iu.test(ref.id)) {
+      throw new InvalidArgumentError('an object id string must be hex, two digits per byte');
+    }
     const id = typeof ref.id === 'string' ? Buffer.from(ref.id, 'hex') : Buffer.from(ref.id);
     if (id.length === 0) throw new InvalidArgumentError('an object id must not be empty');
     return [{ type: pkcs11js.CKA_ID, value: id }];

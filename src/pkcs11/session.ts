@@ -1,17 +1,18 @@
 // A session with a token. One operation at a time runs on it (callers queue, never meeting
 // CKR_OPERATION_ACTIVE); close is idempotent; a token pulled out turns into TokenRemovedError.
 import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
-import { CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION } from './constants.js';
+import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_USER_FUNCTIONS } from './constants.js';
 import {
   InvalidArgumentError,
+  KeyNotFoundError,
+  NotLoggedInError,
   PinIncorrectError,
   PinLengthError,
   SessionClosedError,
-  TokenNotPresentError,
   TokenRemovedError,
   TokengateError,
 } from './errors.js';
-import { findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
+import { describeRef, findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
 import { PublicKey, publicKeyJwk } from './public-key.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import type { Token } from './token.js';
@@ -148,7 +149,7 @@ export class Session implements AsyncDisposable {
   }
 
   async findPrivateKey(ref: ObjectRef): Promise<TokenKey> {
-    return this.exclusive((lib, session) => readKey(lib, session, findOne(lib, session, 'privateKey', ref)));
+    return this.exclusive((lib, session) => privateKeyIn(lib, session, ref));
   }
 
   async findPublicKey(ref: ObjectRef): Promise<TokenKey> {
@@ -177,8 +178,15 @@ export class Session implements AsyncDisposable {
 
   /** The public half of a key pair: the public key object with the same CKA_ID, else the certificate's key. */
   async publicKey(ref: ObjectRef | TokenKey): Promise<PublicKey> {
-    const key = 'handle' in ref ? ref : await this.findPrivateKey(ref).catch(() => this.findPublicKey(ref));
+    // Lookup and read are one exclusive operation, so a close() queued meanwhile cannot fall between them.
     return this.exclusive((lib, session) => {
+      let key: TokenKey;
+      if ('handle' in ref) key = ref;
+      else {
+        // The private key when it is visible (logged in), else the public key object itself.
+        const priv = findByClass(lib, session, 'privateKey', ref);
+        key = readKey(lib, session, priv[0] ?? findOne(lib, session, 'publicKey', ref));
+      }
       if (key.objectClass === 'publicKey') return new PublicKey(publicKeyJwk(lib, session, key), key);
       const pub = findByClass(lib, session, 'publicKey', { id: key.id });
       if (pub.length > 0) return new PublicKey(publicKeyJwk(lib, session, readKey(lib, session, pub[0]!)), key);
@@ -187,7 +195,8 @@ export class Session implements AsyncDisposable {
         const jwk = readCertificate(lib, session, certs[0]!).publicKey.jwk();
         return new PublicKey(jwk, key);
       }
-      throw new TokenNotPresentError(`no public key or certificate shares the id of "${key.label}"`);
+      // The token is there; the key's public half is not: a missing object, not a missing token.
+      throw new KeyNotFoundError(`no public key or certificate shares the id of "${key.label}"`);
     });
   }
 
@@ -196,10 +205,22 @@ export class Session implements AsyncDisposable {
    * the host (tokens' CKM_ECDSA signs a digest); the token call runs on the libuv pool.
    */
   async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string } = {}): Promise<Buffer> {
-    const resolved = 'handle' in key ? key : await this.findPrivateKey(key);
-    const prepared = prepareSignature(resolved, challenge, options);
+    // Finding the key, the checks and the signature are ONE exclusive operation: as two, a close()
+    // queued between them closed the session under a signature already in flight.
     return this.exclusive(async (lib, session) => {
-      call(lib, 'C_SignInit', session, prepared.mechanism, resolved.handle);
+      const resolved = 'handle' in key ? key : privateKeyIn(lib, session, key);
+      // Key type, algorithm and challenge are checked before anything is sent to the token.
+      const prepared = prepareSignature(resolved, challenge, options);
+      try {
+        call(lib, 'C_SignInit', session, prepared.mechanism, resolved.handle);
+      } catch (err) {
+        // After a logout a private key's handle is invalid (SoftHSM: CKR_OBJECT_HANDLE_INVALID);
+        // the cause the caller can act on is the missing login.
+        if (err instanceof KeyNotFoundError && !userLoggedIn(lib, session)) {
+          throw new NotLoggedInError('log in as the user to sign', { cause: err });
+        }
+        throw err;
+      }
       if (resolved.alwaysAuthenticate && options.contextPin !== undefined) {
         call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, options.contextPin);
       }
@@ -225,6 +246,22 @@ export class Session implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** True when the session is logged in as the user, the only role that may use private keys. */
+function userLoggedIn(lib: RawPkcs11, session: Handle): boolean {
+  const { state } = call(lib, 'C_GetSessionInfo', session);
+  return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
+}
+
+/** The first private key matching `ref`; run inside `exclusive`. */
+function privateKeyIn(lib: RawPkcs11, session: Handle, ref: ObjectRef): TokenKey {
+  const found = findByClass(lib, session, 'privateKey', ref);
+  if (found.length > 0) return readKey(lib, session, found[0]!);
+  // Private keys are private objects, invisible until the user logs in: without a login the
+  // search finds nothing, and "not logged in" is the answer that tells the caller what to do.
+  if (!userLoggedIn(lib, session)) throw new NotLoggedInError(`log in as the user to use private key ${describeRef(ref)}`);
+  throw new KeyNotFoundError(`no privateKey with ${describeRef(ref)} on the token`);
 }
 
 function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserType): void {

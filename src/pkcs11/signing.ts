@@ -124,14 +124,29 @@ export function rawToDer(raw: Buffer): Buffer {
 
 export type VerificationKey = KeyObject | PublicKey | X509Certificate | NodeX509 | webcrypto.CryptoKey | Uint8Array | string;
 
+/**
+ * node:crypto's `webcrypto.CryptoKey` is undefined on Node 20 (only the global exists), so
+ * `instanceof webcrypto.CryptoKey` threw a TypeError there for every key that reached it.
+ */
+function isCryptoKey(key: unknown): key is webcrypto.CryptoKey {
+  const ctor = (webcrypto as { CryptoKey?: unknown }).CryptoKey ?? (globalThis as { CryptoKey?: unknown }).CryptoKey;
+  return typeof ctor === 'function' && key instanceof ctor;
+}
+
 function toKeyObject(key: VerificationKey): KeyObject {
-  if (key instanceof PublicKey) return key.keyObject();
-  if (key instanceof X509Certificate) return createPublicKey({ key: Buffer.from(key.publicKey.rawData), format: 'der', type: 'spki' });
-  if (key instanceof NodeX509) return key.publicKey;
-  if (typeof key === 'string') return createPublicKey(key);
-  if (key instanceof Uint8Array) return createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
-  if (key instanceof webcrypto.CryptoKey) return KeyObject.from(key);
-  return key;
+  try {
+    if (key instanceof KeyObject) return key;
+    if (key instanceof PublicKey) return key.keyObject();
+    if (key instanceof X509Certificate) return createPublicKey({ key: Buffer.from(key.publicKey.rawData), format: 'der', type: 'spki' });
+    if (key instanceof NodeX509) return key.publicKey;
+    if (typeof key === 'string') return createPublicKey(key);
+    if (key instanceof Uint8Array) return createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
+    if (isCryptoKey(key)) return KeyObject.from(key);
+  } catch (err) {
+    // A key that cannot be parsed is the caller's mistake, not a failed verification.
+    throw new InvalidArgumentError('the verification key cannot be read', { cause: err });
+  }
+  throw new InvalidArgumentError('unsupported verification key type');
 }
 
 export interface VerifyOptions {
