@@ -332,6 +332,9 @@ describe('tokens, slots and info', () => {
     expect(t.manufacturer).toBe('SoftHSM project');
     expect(t.model).toBe('SoftHSM v2');
     expect(t.hardwareVersion).toMatch(/^\d+\.\d+$/);
+    // SoftHSM answers CK_UNAVAILABLE_INFORMATION for the count and CK_EFFECTIVELY_INFINITE for the limit.
+    expect(t.sessionCount).toBeUndefined();
+    expect(t.maxSessionCount).toBe(Infinity);
     expect(tokens.filter((x) => x.label === 'twin')).toHaveLength(2);
     // Serials as pkcs11-tool reads them.
     const listed = execFileSync('pkcs11-tool', ['--module', hsm.current.modulePath, '--list-token-slots'], {

@@ -378,3 +378,31 @@ describe('bad input', () => {
     expect(verifySignature(p256Pem(), 'again', sig, { algorithm: 'ECDSA-SHA256' })).toBe(true);
   });
 });
+
+describe('a second login while the token is already logged in', () => {
+  it('accepts the PIN we logged in with without asking the token again', async () => {
+    await using first = await token.openSession();
+    await first.login(userPin());
+    const spy = vi.spyOn(mod.raw, 'C_Logout');
+    await using second = await token.openSession();
+    await second.login(userPin());
+    expect(spy).not.toHaveBeenCalled();
+    expect(await first.isLoggedIn()).toBe(true);
+    expect(token.info().pinStatus).toBe('ok');
+  });
+
+  it('does not take CKR_USER_ALREADY_LOGGED_IN as proof of a wrong PIN', async () => {
+    await using first = await token.openSession();
+    await first.login(userPin());
+    await using second = await token.openSession();
+    const wrong = await second.login('999999').catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(PinIncorrectError);
+    expect((wrong as PinIncorrectError).code).toBe('ERR_PIN_INCORRECT');
+    // The wrong PIN really reached the token (SoftHSM flags COUNT_LOW), and the login is gone.
+    expect(token.info().pinStatus).toBe('countLow');
+    expect(await first.isLoggedIn()).toBe(false);
+    await second.login(userPin());
+    expect(await first.isLoggedIn()).toBe(true);
+    expect(token.info().pinStatus).toBe('ok');
+  });
+});

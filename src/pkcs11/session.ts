@@ -13,6 +13,7 @@ import {
   TokengateError,
 } from './errors.js';
 import { describeRef, findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
+import { forgetLogin, isRememberedLogin, rememberLogin } from './login-state.js';
 import { PublicKey, publicKeyJwk } from './public-key.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import type { Token } from './token.js';
@@ -117,12 +118,24 @@ export class Session implements AsyncDisposable {
     if (!(userType in USER_TYPES)) throw new InvalidArgumentError(`unknown user type ${String(userType)}`);
     const info = this.token.info();
     checkPin(pin, info.pinLength, userType === 'so' ? 'SO PIN' : 'PIN');
+    const { path } = this.token.module;
+    const { serial } = this.token;
     await this.exclusive((lib, session) => {
+      const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], pin);
       try {
-        call(lib, 'C_Login', session, USER_TYPES[userType], pin);
+        try {
+          attempt();
+        } catch (err) {
+          if (!(err instanceof TokengateError && err.rvName === 'CKR_USER_ALREADY_LOGGED_IN')) throw err;
+          // The token did not look at this PIN. Accept it only if it is the one we logged in with;
+          // otherwise (another PIN, or a login made by someone else) prove it for real.
+          if (isRememberedLogin(path, serial, userType, pin)) return;
+          forgetLogin(path, serial);
+          call(lib, 'C_Logout', session);
+          attempt();
+        }
+        if (userType !== 'contextSpecific') rememberLogin(path, serial, userType, pin);
       } catch (err) {
-        // Login state is per application and token: another session of ours already logged in.
-        if (err instanceof TokengateError && err.rvName === 'CKR_USER_ALREADY_LOGGED_IN') return;
         if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, userType);
         throw err;
       }
@@ -133,6 +146,7 @@ export class Session implements AsyncDisposable {
     await this.exclusive((lib, session) => {
       try {
         call(lib, 'C_Logout', session);
+        forgetLogin(this.token.module.path, this.token.serial);
       } catch (err) {
         if (err instanceof TokengateError && err.rvName === 'CKR_USER_NOT_LOGGED_IN') return;
         throw err;

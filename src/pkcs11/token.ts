@@ -29,8 +29,16 @@ export interface TokenInfo {
   /** The user PIN's state, from the token's flags. */
   pinStatus: PinStatus;
   soPinStatus: PinStatus;
-  sessionCount: number;
-  maxSessionCount: number;
+  /** Sessions open on the token; undefined when the module does not say (CK_UNAVAILABLE_INFORMATION). */
+  sessionCount: number | undefined;
+  /** Undefined when unknown; Infinity when the token sets no limit (CK_EFFECTIVELY_INFINITE). */
+  maxSessionCount: number | undefined;
+}
+
+// CK_ULONG sentinels: ~0 is CK_UNAVAILABLE_INFORMATION (pkcs11js hands us the low 32 bits on
+// some platforms, all 64 on others), and 0 as a maximum is CK_EFFECTIVELY_INFINITE.
+function known(value: number): number | undefined {
+  return value === 0xffffffff || value >= Number.MAX_SAFE_INTEGER ? undefined : value;
 }
 
 export function readTokenInfo(lib: RawPkcs11, slot: Handle): TokenInfo {
@@ -47,8 +55,8 @@ export function readTokenInfo(lib: RawPkcs11, slot: Handle): TokenInfo {
     flags,
     pinStatus: userPinStatus(flags),
     soPinStatus: soPinStatus(flags),
-    sessionCount: raw.sessionCount,
-    maxSessionCount: raw.maxSessionCount,
+    sessionCount: known(raw.sessionCount),
+    maxSessionCount: raw.maxSessionCount === 0 ? Infinity : known(raw.maxSessionCount),
   };
 }
 
