@@ -1,6 +1,8 @@
 // tokengate's public API. Everything not exported here is internal.
 export { Pkcs11Module, moduleReferenceCount } from './pkcs11/module.js';
 export type { ModuleInfo, SlotInfo, LoadOptions } from './pkcs11/module.js';
+export { discoverModules } from './pkcs11/discovery.js';
+export type { DiscoveredModule, DiscoveryOptions } from './pkcs11/discovery.js';
 export { Token } from './pkcs11/token.js';
 export type { TokenInfo, TokenSelector } from './pkcs11/token.js';
 export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
