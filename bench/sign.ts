@@ -1,0 +1,261 @@
+// Signing benchmark: the library's SessionPool against plain pkcs11js and graphene-pk11, on the
+// same SoftHSM token and the same keys, in the same run. `npm run bench:sign -- --json` prints one
+// JSON object per mechanism (and nothing else on stdout); without --json, a table.
+//
+// Every loop does the same work per signature: ECDSA hashes the challenge on the host first
+// (SoftHSM's CKM_ECDSA signs a digest), RSA and Ed25519 sign the challenge itself.
+import { createHash, randomBytes, verify } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type * as Graphene from 'graphene-pk11';
+import type * as Pkcs11Js from 'pkcs11js';
+import { createSoftHsm } from '../native-fixtures/softhsm/softhsm.js';
+import type * as Tokengate from '../src/index.js';
+
+const require = createRequire(import.meta.url);
+const p11: typeof Pkcs11Js = require('pkcs11js');
+const graphene: typeof Graphene = require('graphene-pk11');
+
+const json = process.argv.includes('--json');
+// --dist measures the compiled library (npm run build first) instead of the TypeScript sources:
+// tsx compiles with esbuild's keepNames, which costs a few µs per call wherever a named closure is
+// created per call, so the sources run a little slower than what users get.
+const dist = process.argv.includes('--dist');
+const { Pkcs11Module } = (await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof Tokengate;
+// Other work on the machine comes and goes, so each throughput figure is the best of ROUNDS
+// windows, with raw, graphene and library windows taking turns in every round.
+const ROUNDS = 3;
+const ROUND_MS = 500;
+const ASYNC_ROUND_MS = 250; // per session count
+// Single-signature latency: raw and library calls alternate one by one for this long and the
+// medians are compared, so load from elsewhere on the machine hits both alike.
+const LATENCY_MS = 2500;
+const CALLERS = 128; // concurrent callers of the library
+const TOKEN = 'tokengate-bench';
+
+interface Case {
+  name: string;
+  label: string;
+  mechanism: number;
+  /** Host-side hash before CKM_ECDSA. */
+  hash?: 'sha256' | 'sha384';
+  outputLength: number;
+  verifyAlgorithm: string | null;
+  verifyOptions?: { dsaEncoding: 'ieee-p1363' };
+}
+
+const CKM_EDDSA = 0x1057; // pkcs11js has no constant for it
+const CASES: Case[] = [
+  { name: 'ECDSA-P256', label: 'p256', mechanism: p11.CKM_ECDSA, hash: 'sha256', outputLength: 64, verifyAlgorithm: 'sha256', verifyOptions: { dsaEncoding: 'ieee-p1363' } },
+  { name: 'ECDSA-P384', label: 'p384', mechanism: p11.CKM_ECDSA, hash: 'sha384', outputLength: 96, verifyAlgorithm: 'sha384', verifyOptions: { dsaEncoding: 'ieee-p1363' } },
+  { name: 'RSA2048-PKCS1', label: 'rsa2048', mechanism: p11.CKM_SHA256_RSA_PKCS, outputLength: 256, verifyAlgorithm: 'sha256' },
+  { name: 'Ed25519', label: 'ed25519', mechanism: CKM_EDDSA, outputLength: 64, verifyAlgorithm: null },
+];
+
+const challenges = Array.from({ length: 256 }, () => randomBytes(32));
+const challenge = (i: number): Buffer => challenges[i & 255]!;
+const progress = (text: string): void => void process.stderr.write(`${text}\n`);
+
+/** Runs `body` until `ms` have passed; returns iterations per second. */
+function timedSync(ms: number, body: (i: number) => void): number {
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < ms) body(n++);
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** Runs `callers` concurrent loops of `body` for `ms`; returns completions per second. */
+async function timedAsync(ms: number, callers: number, body: (caller: number, i: number) => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  const end = start + ms;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: callers }, async (_, caller) => {
+      while (performance.now() < end) await body(caller, n++);
+    }),
+  );
+  return n / ((performance.now() - start) / 1000);
+}
+
+/**
+ * Median microseconds per awaited call of `a` and of `b`, one call at a time over `ms`: the two
+ * alternate (a b, b a, a b…) so neither always runs right after the other.
+ */
+async function pairedMedianMicros(ms: number, a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  const fns = [a, b] as const;
+  const start = performance.now();
+  for (let i = 0; performance.now() - start < ms; i++) {
+    for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = performance.now();
+      await fns[which]!(i);
+      times[which]!.push(performance.now() - t0);
+    }
+  }
+  const median = (values: number[]): number => values.sort((x, y) => x - y)[values.length >> 1]! * 1000;
+  return [median(times[0]), median(times[1])];
+}
+
+const fixture = await createSoftHsm({ tokens: [{ label: TOKEN }] });
+const { userPin, keys: fixtureKeys } = fixture.tokens[0]!;
+const module = await Pkcs11Module.load(fixture.modulePath);
+const token = module.token({ label: TOKEN });
+const pool = await token.openPool({ pin: userPin });
+
+// Plain pkcs11js on the same (already initialised, already logged-in) library.
+const raw = new p11.PKCS11();
+raw.load(fixture.modulePath);
+try {
+  raw.C_Initialize();
+} catch (err) {
+  if ((err as { code?: number }).code !== p11.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw err;
+}
+const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === TOKEN)!;
+const sessions = Array.from({ length: 8 }, () => raw.C_OpenSession(slot, p11.CKF_SERIAL_SESSION));
+function rawKey(label: string): Buffer {
+  raw.C_FindObjectsInit(sessions[0]!, [
+    { type: p11.CKA_CLASS, value: p11.CKO_PRIVATE_KEY },
+    { type: p11.CKA_LABEL, value: label },
+  ]);
+  try {
+    return raw.C_FindObjects(sessions[0]!)!;
+  } finally {
+    raw.C_FindObjectsFinal(sessions[0]!);
+  }
+}
+
+// graphene-pk11, likewise sharing the library and the login.
+const gModule = graphene.Module.load(fixture.modulePath);
+gModule.initialize();
+const gSlot = Array.from({ length: gModule.getSlots(true).length }, (_, i) => gModule.getSlots(i)).find(
+  (s) => s.getToken().label.trim() === TOKEN,
+)!;
+const gSession = gSlot.open(graphene.SessionFlag.SERIAL_SESSION);
+
+interface Row {
+  mechanism: string;
+  raw_sync_per_s: number;
+  raw_async_best_per_s: number;
+  raw_async_best_sessions: number;
+  graphene_per_s: number;
+  lib_per_s: number;
+  lib_vs_raw_sync: number;
+  event_loop_p99_ms: number;
+  lib_single_latency_us: number;
+  raw_async_single_latency_us: number;
+  single_latency_ratio: number;
+  lib_workers: number;
+  lib_callers: number;
+  lib_build: 'src' | 'dist';
+}
+
+async function measure(c: Case): Promise<Row> {
+  const key = rawKey(c.label);
+  const mechanism = { mechanism: c.mechanism };
+  const input = (i: number): Buffer => (c.hash ? createHash(c.hash).update(challenge(i)).digest() : challenge(i));
+  const ref = { label: c.label };
+
+  // Sanity: the library's signature verifies against the fixture's own copy of the public key.
+  const sig = await pool.signChallenge(ref, challenge(0));
+  const pem = fixtureKeys.find((k) => k.label === c.label)!.publicKeyPem;
+  if (!verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, sig)) throw new Error(`${c.name}: bad signature`);
+
+  const gKey = gSession.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: c.label }).items(0).toType<Graphene.PrivateKey>();
+  const asyncBest = new Map<number, number>();
+  let rawSync = 0;
+  let gSign = 0;
+  let lib = 0;
+  await timedAsync(300, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))); // warm-up
+  // The library's event-loop delay, over all its windows. Node records whole timer intervals, so
+  // with a 1 ms resolution an idle loop already reads about 1.1 ms: the figure is conservative.
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  for (let round = 1; round <= ROUNDS; round++) {
+    progress(`${c.name}: round ${round}/${ROUNDS}: raw pkcs11js sync, raw async, graphene-pk11, library`);
+    const sync = timedSync(ROUND_MS, (i) => {
+      raw.C_SignInit(sessions[0]!, mechanism, key);
+      raw.C_Sign(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
+    });
+    rawSync = Math.max(rawSync, sync);
+    for (const count of [1, 2, 4, 8]) {
+      const rate = await timedAsync(ASYNC_ROUND_MS, count, async (caller, i) => {
+        raw.C_SignInit(sessions[caller]!, mechanism, key);
+        await raw.C_SignAsync(sessions[caller]!, input(i), Buffer.alloc(c.outputLength));
+      });
+      asyncBest.set(count, Math.max(asyncBest.get(count) ?? 0, rate));
+    }
+    gSign = Math.max(gSign, timedSync(ROUND_MS, (i) => gSession.createSign(c.mechanism, gKey).once(input(i))));
+    delay.enable();
+    lib = Math.max(lib, await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))));
+    delay.disable();
+  }
+  const [rawAsyncSessions, rawAsync] = [...asyncBest].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+
+  progress(`${c.name}: single-signature latency`);
+  const [rawMicros, libMicros] = await pairedMedianMicros(
+    LATENCY_MS,
+    async (i) => {
+      raw.C_SignInit(sessions[0]!, mechanism, key);
+      await raw.C_SignAsync(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
+    },
+    (i) => pool.signChallenge(ref, challenge(i)),
+  );
+
+  return {
+    mechanism: c.name,
+    raw_sync_per_s: Math.round(rawSync),
+    raw_async_best_per_s: Math.round(rawAsync),
+    raw_async_best_sessions: rawAsyncSessions,
+    graphene_per_s: Math.round(gSign),
+    lib_per_s: Math.round(lib),
+    lib_vs_raw_sync: round(lib / rawSync, 3),
+    event_loop_p99_ms: round(delay.percentile(99) / 1e6, 2),
+    lib_single_latency_us: round(libMicros, 1),
+    raw_async_single_latency_us: round(rawMicros, 1),
+    single_latency_ratio: round(libMicros / rawMicros, 3),
+    lib_workers: pool.workers,
+    lib_callers: CALLERS,
+    lib_build: dist ? 'dist' : 'src',
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function printTable(rows: Row[]): void {
+  const columns: Array<[string, (r: Row) => string]> = [
+    ['mechanism', (r) => r.mechanism],
+    ['raw sync/s', (r) => String(r.raw_sync_per_s)],
+    ['raw async/s', (r) => `${r.raw_async_best_per_s} (${r.raw_async_best_sessions}s)`],
+    ['graphene/s', (r) => String(r.graphene_per_s)],
+    ['lib/s', (r) => String(r.lib_per_s)],
+    ['lib÷sync', (r) => r.lib_vs_raw_sync.toFixed(2)],
+    ['loop p99 ms', (r) => r.event_loop_p99_ms.toFixed(2)],
+    ['lib 1× µs', (r) => r.lib_single_latency_us.toFixed(1)],
+    ['raw 1× µs', (r) => r.raw_async_single_latency_us.toFixed(1)],
+    ['lat ratio', (r) => r.single_latency_ratio.toFixed(3)],
+  ];
+  const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  for (const row of cells) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  console.log(`\nlibrary (${dist ? 'dist' : 'src'}): SessionPool with ${rows[0]?.lib_workers ?? 0} signing workers, ${CALLERS} concurrent callers; throughput = best of ${ROUNDS} rounds; latency = medians of calls alternating one by one`);
+}
+
+const rows: Row[] = [];
+try {
+  for (const c of CASES) {
+    const row = await measure(c);
+    rows.push(row);
+    if (json) console.log(JSON.stringify(row));
+  }
+} finally {
+  gSession.close();
+  gModule.close(); // no C_Finalize: the library belongs to `module`
+  for (const s of sessions) raw.C_CloseSession(s);
+  raw.close();
+  await pool.close();
+  await module.close();
+  fixture.cleanup();
+}
+if (!json) printTable(rows);
