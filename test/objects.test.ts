@@ -1,18 +1,15 @@
 // Integration: finding keys and certificates, reading their types, exporting public keys. The
 // fixture holds its own copy of every public key and certificate; graphene-pk11 and OpenSC's
 // pkcs11-tool say independently which objects the token really has.
-import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
-import { createRequire } from 'node:module';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GeneratedKey } from '../native-fixtures/softhsm/keys.js';
 import { Pkcs11Module, type KeyType, type NamedCurve, type ObjectRef, type Session } from '../src/index.js';
 import { pkcs11js } from '../src/pkcs11/native.js';
+import { objectsByGraphene, objectsByPkcs11Tool } from './helpers/readback.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
-const require = createRequire(import.meta.url);
-const graphene = require('graphene-pk11') as typeof import('graphene-pk11');
 
 // The main token keeps exactly the fixture's objects; the scratch token is where tests make
 // session objects of their own.
@@ -262,7 +259,7 @@ describe('a key pair without a public key object (scratch token, session objects
 
 // --- what the token really holds, according to others ------------------------------------------
 
-type ObjectSummary = string; // "class label id"
+type ObjectSummary = string; // "class label id", as test/helpers/readback.ts reports them
 
 async function libraryView(): Promise<ObjectSummary[]> {
   const priv = (await session.listKeys('privateKey')).map((k) => `privateKey ${k.label} ${k.id.toString('hex')}`);
@@ -273,71 +270,16 @@ async function libraryView(): Promise<ObjectSummary[]> {
 
 describe('cross-checks', () => {
   it('graphene-pk11 (same process, same application) sees the same labels and ids', async () => {
-    const serial = hsm.current.tokens[0]!.serial;
-    const gmod = graphene.Module.load(hsm.current.modulePath, 'SoftHSM');
-    // Our module is initialised already: graphene treats CKR_CRYPTOKI_ALREADY_INITIALIZED as fine.
-    gmod.initialize();
-    const seen: ObjectSummary[] = [];
-    try {
-      const slots = gmod.getSlots(true);
-      let found = false;
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots.items(i);
-        if (slot.getToken().serialNumber.trim() !== serial) continue;
-        found = true;
-        // Our session is logged in, and login is per application: graphene's session sees private objects too.
-        const gs = slot.open(graphene.SessionFlag.SERIAL_SESSION);
-        try {
-          const objects = gs.find();
-          for (let j = 0; j < objects.length; j++) {
-            const o = objects.items(j);
-            const cls = o.getAttribute(pkcs11js.CKA_CLASS).readUInt32LE(0);
-            const name =
-              cls === pkcs11js.CKO_PRIVATE_KEY ? 'privateKey' : cls === pkcs11js.CKO_PUBLIC_KEY ? 'publicKey' : cls === pkcs11js.CKO_CERTIFICATE ? 'certificate' : `class${cls}`;
-            seen.push(`${name} ${o.getAttribute(pkcs11js.CKA_LABEL).toString('utf8')} ${o.getAttribute(pkcs11js.CKA_ID).toString('hex')}`);
-          }
-        } finally {
-          gs.close();
-        }
-      }
-      expect(found).toBe(true);
-    } finally {
-      // Not finalize: that would end our module's use of the library too.
-      gmod.close();
-    }
+    const seen = objectsByGraphene(hsm.current.modulePath, hsm.current.tokens[0]!.serial);
     expect(seen.length).toBe(12);
-    expect(seen.sort()).toEqual(await libraryView());
+    expect(seen).toEqual(await libraryView());
     // And our module still works after graphene closed its handle.
     expect((await session.findPrivateKey({ label: 'p256' })).curve).toBe('P-256');
   });
 
   it('pkcs11-tool --list-objects reports the same labels and ids', async () => {
-    const fx = hsm.current;
-    const out = execFileSync(
-      'pkcs11-tool',
-      ['--module', fx.modulePath, '--token-label', 'tokengate-test', '--list-objects', '--login', '--pin', fx.tokens[0]!.userPin],
-      { env: { ...process.env, ...fx.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    ).toString();
-    const seen: ObjectSummary[] = [];
-    let current: { cls: string; label?: string; id?: string } | undefined;
-    const flush = (): void => {
-      if (current) seen.push(`${current.cls} ${current.label ?? ''} ${current.id ?? ''}`);
-      current = undefined;
-    };
-    for (const line of out.split('\n')) {
-      const head = /^(Private Key|Public Key|Certificate) Object/.exec(line);
-      if (head) {
-        flush();
-        current = { cls: { 'Private Key': 'privateKey', 'Public Key': 'publicKey', Certificate: 'certificate' }[head[1] as 'Certificate'] };
-        continue;
-      }
-      const label = /^\s+label:\s+(.*)$/.exec(line);
-      if (label && current) current.label = label[1]!.trim();
-      const id = /^\s+ID:\s+([0-9a-f]+)\s*$/i.exec(line);
-      if (id && current) current.id = id[1]!.toLowerCase();
-    }
-    flush();
+    const seen = objectsByPkcs11Tool(hsm.current, 'tokengate-test', hsm.current.tokens[0]!.userPin);
     expect(seen.length).toBe(12);
-    expect(seen.sort()).toEqual(await libraryView());
+    expect(seen).toEqual(await libraryView());
   });
 });
