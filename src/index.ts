@@ -12,6 +12,10 @@ export type { SessionOptions, LoginOptions, UserType } from './pkcs11/session.js
 export { SessionPool } from './pkcs11/pool.js';
 export type { SessionPoolOptions } from './pkcs11/pool.js';
 export type { ObjectRef, TokenKey } from './pkcs11/objects.js';
+export type { GenerateKeyPairOptions, KeyPairType } from './pkcs11/keygen.js';
+export { createSelfSignedCertificate, createCertificateRequest } from './pkcs11/enrollment.js';
+export type { CertificateOptions, CertificateRequestOptions } from './pkcs11/enrollment.js';
+export type { InitializeTokenOptions } from './pkcs11/admin.js';
 export type { TokenCertificate, ImportCertificateOptions } from './pkcs11/certificates.js';
 export { PublicKey } from './pkcs11/public-key.js';
 export { verifySignature, SIGNATURE_ALGORITHMS, defaultAlgorithm } from './pkcs11/signing.js';

@@ -3,10 +3,11 @@
 // another's sessions away (the crypto11 / rust-cryptoki complaint).
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { call, pkcs11js, type RawPkcs11 } from './binding.js';
-import { ModuleClosedError, ModuleLoadError, TokengateError } from './errors.js';
+import { ModuleClosedError, ModuleLoadError, TokenNotPresentError, TokengateError } from './errors.js';
 import { decodeSlotFlags, type SlotFlags } from './flags.js';
 import { Token, readTokenInfo, type TokenInfo, type TokenSelector } from './token.js';
 import { selectToken } from './select.js';
+import { findUninitializedSlot, initializeTokenIn, type InitializeTokenOptions } from './admin.js';
 import { trimPadded, versionString } from './text.js';
 
 export interface ModuleInfo {
@@ -167,6 +168,20 @@ export class Pkcs11Module implements AsyncDisposable {
   token(selector: TokenSelector): Token {
     const { slot, info } = selectToken(this.raw, selector);
     return new Token(this, slot, info);
+  }
+
+  /**
+   * Initialises the first present token that is not initialised yet (SoftHSM's free slot, a blank
+   * card) with an SO PIN and a label, and returns it, found again: modules may renumber its slot.
+   */
+  initializeToken(options: InitializeTokenOptions): Token {
+    const before = new Set(this.tokens().map((t) => t.serial));
+    const { slot, info } = findUninitializedSlot(this.raw);
+    initializeTokenIn(this.raw, slot, info, options);
+    const fresh = this.tokens().filter((t) => t.label === options.label && t.flags.tokenInitialized);
+    const serial = (fresh.find((t) => !before.has(t.serial)) ?? fresh[0])?.serial;
+    if (serial === undefined) throw new TokenNotPresentError(`the token initialised as "${options.label}" is gone`);
+    return this.token({ serial });
   }
 
   async close(): Promise<void> {

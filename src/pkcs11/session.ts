@@ -9,6 +9,7 @@ import {
   PinIncorrectError,
   PinLengthError,
   SessionClosedError,
+  SessionReadOnlyError,
   TokenRemovedError,
   TokengateError,
 } from './errors.js';
@@ -17,7 +18,9 @@ import { forgetLogin, isRememberedLogin, rememberLogin } from './login-state.js'
 import { PublicKey, publicKeyJwk } from './public-key.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import type { Token } from './token.js';
-import { readCertificate, type TokenCertificate } from './certificates.js';
+import { createCertificateObject, readCertificate, type ImportCertificateOptions, type TokenCertificate } from './certificates.js';
+import { checkKeyPairOptions, generateKeyPairOn, type GenerateKeyPairOptions } from './keygen.js';
+import type { X509Certificate } from './x509.js';
 
 export interface SessionOptions {
   /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
@@ -243,6 +246,46 @@ export class Session implements AsyncDisposable {
     });
   }
 
+  /** Generates a key pair on the token (read-write session, user logged in); the private half never leaves it. */
+  async generateKeyPair(options: GenerateKeyPairOptions): Promise<{ privateKey: TokenKey; publicKey: PublicKey }> {
+    checkKeyPairOptions(options);
+    return this.exclusive(async (lib, session) => {
+      requireWritableUserSession(lib, session);
+      const { privateKey, publicKey } = await generateKeyPairOn(lib, session, options);
+      return { privateKey, publicKey: new PublicKey(publicKeyJwk(lib, session, publicKey), publicKey) };
+    });
+  }
+
+  /** Stores an X.509 certificate on the token; give it the key pair's CKA_ID so the two pair up. */
+  async importCertificate(certificate: X509Certificate | Uint8Array | string, options: ImportCertificateOptions): Promise<TokenCertificate> {
+    return this.exclusive((lib, session) => readCertificate(lib, session, createCertificateObject(lib, session, certificate, options)));
+  }
+
+  /** Sets the user PIN as the security officer (C_InitPIN): first set-up, or the SO's way to unblock. */
+  async initUserPin(newPin: string): Promise<void> {
+    checkPin(newPin, this.token.info().pinLength, 'new PIN');
+    await this.exclusive((lib, session) => {
+      call(lib, 'C_InitPIN', session, newPin);
+      forgetLogin(this.token.module.path, this.token.serial);
+    });
+  }
+
+  /** Changes the PIN of whoever is logged in on this session (the user when nobody is), old to new. */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    const { pinLength } = this.token.info();
+    checkPin(oldPin, pinLength, 'current PIN');
+    checkPin(newPin, pinLength, 'new PIN');
+    await this.exclusive((lib, session) => {
+      try {
+        call(lib, 'C_SetPIN', session, oldPin, newPin);
+      } catch (err) {
+        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, 'user');
+        throw err;
+      }
+      forgetLogin(this.token.module.path, this.token.serial);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     // Let queued work finish first, so close never races an operation in flight.
@@ -260,6 +303,15 @@ export class Session implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Creating keys needs a read-write session and the user's login; say which is missing before the token does. */
+function requireWritableUserSession(lib: RawPkcs11, session: Handle): void {
+  const { state } = call(lib, 'C_GetSessionInfo', session);
+  if (state === CKS_RO_PUBLIC_SESSION || state === CKS_RO_USER_FUNCTIONS) {
+    throw new SessionReadOnlyError('open the session with { write: true } to create keys');
+  }
+  if (state !== CKS_RW_USER_FUNCTIONS) throw new NotLoggedInError('log in as the user to create keys');
 }
 
 /** True when the session is logged in as the user, the only role that may use private keys. */
