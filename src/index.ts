@@ -4,6 +4,8 @@ export type { ModuleInfo, SlotInfo, LoadOptions } from './pkcs11/module.js';
 export { discoverModules } from './pkcs11/discovery.js';
 export type { DiscoveredModule, DiscoveryOptions } from './pkcs11/discovery.js';
 export { Token } from './pkcs11/token.js';
+export { TokenWatcher } from './pkcs11/watcher.js';
+export type { TokenEvent, WatchOptions, TokenWatcherEvents } from './pkcs11/watcher.js';
 export type { TokenInfo, TokenSelector } from './pkcs11/token.js';
 export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
 export { decodeTokenFlags, decodeSlotFlags } from './pkcs11/flags.js';

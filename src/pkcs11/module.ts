@@ -5,8 +5,9 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { call, pkcs11js, type RawPkcs11 } from './binding.js';
 import { ModuleClosedError, ModuleLoadError, TokenNotPresentError, TokengateError } from './errors.js';
 import { decodeSlotFlags, type SlotFlags } from './flags.js';
-import { Token, readTokenInfo, type TokenInfo, type TokenSelector } from './token.js';
-import { selectToken } from './select.js';
+import { Token, type TokenInfo, type TokenSelector } from './token.js';
+import { presentTokens, selectToken } from './select.js';
+import { TokenWatcher, type WatchOptions } from './watcher.js';
 import { findUninitializedSlot, initializeTokenIn, type InitializeTokenOptions } from './admin.js';
 import { trimPadded, versionString } from './text.js';
 
@@ -161,13 +162,18 @@ export class Pkcs11Module implements AsyncDisposable {
 
   /** Information on every token present now. */
   tokens(): TokenInfo[] {
-    return call(this.raw, 'C_GetSlotList', true).map((slot) => readTokenInfo(this.raw, slot));
+    return presentTokens(this.raw).map(({ info }) => info);
   }
 
   /** The one present token with this label or serial; throws `TokenNotPresentError` when none matches. */
   token(selector: TokenSelector): Token {
     const { slot, info } = selectToken(this.raw, selector);
     return new Token(this, slot, info);
+  }
+
+  /** Watches for tokens inserted, removed and changed; close it (or abort its signal) when done. */
+  watch(options: WatchOptions = {}): TokenWatcher {
+    return new TokenWatcher(() => this.raw, options);
   }
 
   /**

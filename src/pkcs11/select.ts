@@ -1,7 +1,7 @@
 // Choosing a token by label or serial. Slot numbers move (SoftHSM derives them from the serial, a
 // reader's slot changes on re-insertion), so a token is always found again by what it says it is.
 import { call, type Handle, type RawPkcs11 } from './binding.js';
-import { InvalidArgumentError, TokenAmbiguousError, TokenNotPresentError } from './errors.js';
+import { InvalidArgumentError, TokenAmbiguousError, TokenNotPresentError, TokengateError } from './errors.js';
 import { readTokenInfo, type TokenInfo, type TokenSelector } from './token.js';
 
 export interface SelectedToken {
@@ -29,21 +29,29 @@ export function validateSelector(selector: TokenSelector): void {
   }
 }
 
+// Reading a token's info fails when it went between the slot list and the read (TOKEN_NOT_PRESENT,
+// DEVICE_REMOVED), or when its store is gone (SoftHSM answers CKR_GENERAL_ERROR for a token whose
+// directory was deleted). Either way there is no token there to use.
+const UNREADABLE = new Set(['CKR_TOKEN_NOT_PRESENT', 'CKR_DEVICE_REMOVED', 'CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_TOKEN_NOT_RECOGNIZED']);
+
+/** Every present token whose information can be read, with its slot. */
+export function presentTokens(lib: RawPkcs11): SelectedToken[] {
+  const found: SelectedToken[] = [];
+  for (const slot of call(lib, 'C_GetSlotList', true)) {
+    try {
+      found.push({ slot, info: readTokenInfo(lib, slot) });
+    } catch (err) {
+      if (err instanceof TokengateError && err.rvName !== undefined && UNREADABLE.has(err.rvName)) continue;
+      throw err;
+    }
+  }
+  return found;
+}
+
 /** Finds the present token matching `selector`; a label shared by two tokens is refused, not guessed. */
 export function selectToken(lib: RawPkcs11, selector: TokenSelector): SelectedToken {
   validateSelector(selector);
-  const found: SelectedToken[] = [];
-  for (const slot of call(lib, 'C_GetSlotList', true)) {
-    let info: TokenInfo;
-    try {
-      info = readTokenInfo(lib, slot);
-    } catch (err) {
-      // A token pulled out between the slot list and its info is simply not there.
-      if (err instanceof TokenNotPresentError) continue;
-      throw err;
-    }
-    if (matches(info, selector)) found.push({ slot, info });
-  }
+  const found = presentTokens(lib).filter(({ info }) => matches(info, selector));
   if (found.length === 0) throw new TokenNotPresentError(`no token with ${describe(selector)} is present`);
   if (found.length > 1) {
     throw new TokenAmbiguousError(`${found.length} tokens match ${describe(selector)}; choose by serial`);
