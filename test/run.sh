@@ -8,5 +8,5 @@ mkdir -p .state
 npx tsc -p tsconfig.json --noEmit || { echo "typecheck failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 npx vitest run --reporter=default --reporter=json --outputFile=.state/vitest-report.json "$@"
 status=$?
-node test/summary.mjs .state/vitest-report.json || status=1
+node test/summary.mjs .state/vitest-report.json "$status" || status=1
 exit $status

@@ -16,5 +16,12 @@ try {
   failed = 1;
 }
 if (passed === 0 && failed === 0) failed = 1;
+// vitest exits non-zero for errors outside any test (an unhandled rejection, a crashed worker):
+// they are failures too, even when every test passed.
+const runnerStatus = Number(process.argv[3] ?? 0);
+if (runnerStatus !== 0 && failed === 0) {
+  console.log('vitest reported errors outside the tests (see above)');
+  failed = 1;
+}
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
