@@ -47,3 +47,7 @@ export {
   MechanismNotSupportedError,
 } from './pkcs11/errors.js';
 export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';
+export { HostLockout } from './lockout/host-lockout.js';
+export type { HostLockoutOptions, HostLoginOptions, HostPinStatus } from './lockout/host-lockout.js';
+export { FinalTryRefusedError } from './lockout/errors.js';
+export { defaultStateDir } from './lockout/state-dir.js';

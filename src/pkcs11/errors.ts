@@ -21,7 +21,9 @@ export type TokengateErrorCode =
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_TYPE_MISMATCH'
   | 'ERR_MECHANISM_NOT_SUPPORTED'
-  | 'ERR_MODULE_CLOSED';
+  | 'ERR_MODULE_CLOSED'
+  // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
+  | 'ERR_FINAL_TRY_REFUSED';
 
 export interface Pkcs11Failure {
   /** The CK_RV the module returned. */

@@ -1,0 +1,114 @@
+// PIN lockout enforced by the host, for tokens that never lock (SoftHSM and friends): after
+// `maxFailures` consecutive wrong PINs the library refuses without touching the token until the
+// PIN is unblocked. The count is kept per module, token serial and user type (counter-store.ts).
+import { setTimeout as delay } from 'node:timers/promises';
+import { PinIncorrectError, PinLockedError, TokengateError, InvalidArgumentError } from '../pkcs11/errors.js';
+import { checkPin, type Session } from '../pkcs11/session.js';
+import type { PinStatus } from '../pkcs11/flags.js';
+import type { Token } from '../pkcs11/token.js';
+import { CounterStore, type CounterKey } from './counter-store.js';
+import { FinalTryRefusedError } from './errors.js';
+import { defaultStateDir } from './state-dir.js';
+
+export interface HostLockoutOptions {
+  /** Where the counters live; see `defaultStateDir()`. */
+  stateDir?: string;
+  /** Consecutive wrong PINs that lock; default 3. */
+  maxFailures?: number;
+  /** Extra wait before an attempt after `failures` consecutive failures, in ms (default: none). */
+  delayAfterFailures?: (failures: number) => number;
+}
+
+export interface HostLoginOptions {
+  userType?: 'user' | 'so';
+  /** Spend the last try: without it a kiosk can never lock a token by accident. */
+  allowFinalTry?: boolean;
+}
+
+export interface HostPinStatus {
+  pinStatus: PinStatus;
+  failures: number;
+  retriesLeft: number;
+  /** `host`: this count is the library's own (the token enforces none). */
+  source: 'host';
+}
+
+export class HostLockout implements Disposable {
+  readonly maxFailures: number;
+  readonly stateDir: string;
+  readonly #store: CounterStore;
+  readonly #delay: (failures: number) => number;
+
+  constructor(options: HostLockoutOptions = {}) {
+    const max = options.maxFailures ?? 3;
+    if (!Number.isInteger(max) || max < 1 || max > 100) throw new InvalidArgumentError('maxFailures must be an integer from 1 to 100');
+    this.maxFailures = max;
+    this.stateDir = options.stateDir ?? defaultStateDir();
+    this.#store = new CounterStore(this.stateDir);
+    this.#delay = options.delayAfterFailures ?? (() => 0);
+  }
+
+  #key(token: Token, userType: string): CounterKey {
+    return { module: token.module.path, serial: token.serial, userType };
+  }
+
+  status(token: Token, userType: 'user' | 'so' = 'user'): HostPinStatus {
+    const { failures, locked } = this.#store.state(this.#key(token, userType));
+    const retriesLeft = Math.max(0, this.maxFailures - failures);
+    const pinStatus: PinStatus = locked || retriesLeft === 0 ? 'locked' : retriesLeft === 1 ? 'finalTry' : failures > 0 ? 'countLow' : 'ok';
+    return { pinStatus, failures, retriesLeft, source: 'host' };
+  }
+
+  /** Logs `session` in, counting failures on the host; refuses when locked or on an unallowed final try. */
+  async login(session: Session, pin: string, options: HostLoginOptions = {}): Promise<void> {
+    const userType = options.userType ?? 'user';
+    // A PIN of the wrong length is refused before anything is counted or sent.
+    checkPin(pin, session.token.info().pinLength, userType === 'so' ? 'SO PIN' : 'PIN');
+    const key = this.#key(session.token, userType);
+    const before = this.#store.state(key);
+    const wait = before.failures > 0 && before.lastFailureAt !== undefined ? before.lastFailureAt + this.#delay(before.failures) - Date.now() : 0;
+    if (wait > 0) await delay(wait);
+
+    const begun = this.#store.begin(key, this.maxFailures, options.allowFinalTry === true, Date.now());
+    if (begun.kind === 'locked') throw new PinLockedError(`the ${userType === 'so' ? 'SO PIN' : 'PIN'} is locked after ${this.maxFailures} wrong attempts; it must be unblocked`);
+    if (begun.kind === 'finalTry') throw new FinalTryRefusedError('one try is left: a wrong PIN now locks the token (pass allowFinalTry to spend it)');
+    try {
+      await session.login(pin, { userType });
+    } catch (err) {
+      if (err instanceof PinIncorrectError) {
+        // The failure stays counted; say what is left.
+        err.retriesLeft = this.maxFailures - begun.state.failures;
+        err.finalTry = err.retriesLeft === 1;
+        throw err;
+      }
+      // The token gave no verdict on the PIN (removed, busy, locked by itself): not a failure.
+      if (err instanceof TokengateError && !(err instanceof PinLockedError)) this.#store.revert(key, this.maxFailures);
+      throw err;
+    }
+    this.#store.reset(key);
+  }
+
+  /**
+   * Unblocks the user PIN as the security officer (SO login + C_InitPIN) and clears the host count.
+   * The SO PIN's own failures are counted like the user's.
+   */
+  async unblockPin(token: Token, options: { soPin: string; newPin: string; allowFinalTry?: boolean }): Promise<void> {
+    checkPin(options.newPin, token.info().pinLength, 'new PIN');
+    await using so = await token.openSession({ write: true });
+    await this.login(so, options.soPin, { userType: 'so', allowFinalTry: options.allowFinalTry ?? false });
+    try {
+      await so.initUserPin(options.newPin);
+    } finally {
+      await so.logout();
+    }
+    this.#store.reset(this.#key(token, 'user'));
+  }
+
+  close(): void {
+    this.#store.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
