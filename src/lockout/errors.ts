@@ -6,3 +6,8 @@ import { TokengateError } from '../pkcs11/errors.js';
 export class FinalTryRefusedError extends TokengateError {
   override readonly code = 'ERR_FINAL_TRY_REFUSED';
 }
+
+/** The token's serial or one of its certificates is on the blocklist. */
+export class TokenBlockedError extends TokengateError {
+  override readonly code = 'ERR_TOKEN_BLOCKED';
+}

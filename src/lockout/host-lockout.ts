@@ -7,6 +7,7 @@ import { checkPin, type Session } from '../pkcs11/session.js';
 import type { PinStatus } from '../pkcs11/flags.js';
 import type { Token } from '../pkcs11/token.js';
 import { CounterStore, type CounterKey } from './counter-store.js';
+import type { Blocklist } from './blocklist.js';
 import { FinalTryRefusedError } from './errors.js';
 import { defaultStateDir } from './state-dir.js';
 
@@ -17,6 +18,8 @@ export interface HostLockoutOptions {
   maxFailures?: number;
   /** Extra wait before an attempt after `failures` consecutive failures, in ms (default: none). */
   delayAfterFailures?: (failures: number) => number;
+  /** Consulted before every login: a blocked token (by serial or certificate) is refused untouched. */
+  blocklist?: Blocklist;
 }
 
 export interface HostLoginOptions {
@@ -38,6 +41,7 @@ export class HostLockout implements Disposable {
   readonly stateDir: string;
   readonly #store: CounterStore;
   readonly #delay: (failures: number) => number;
+  readonly #blocklist: Blocklist | undefined;
 
   constructor(options: HostLockoutOptions = {}) {
     const max = options.maxFailures ?? 3;
@@ -46,6 +50,7 @@ export class HostLockout implements Disposable {
     this.stateDir = options.stateDir ?? defaultStateDir();
     this.#store = new CounterStore(this.stateDir);
     this.#delay = options.delayAfterFailures ?? (() => 0);
+    this.#blocklist = options.blocklist;
   }
 
   #key(token: Token, userType: string): CounterKey {
@@ -64,6 +69,11 @@ export class HostLockout implements Disposable {
     const userType = options.userType ?? 'user';
     // A PIN of the wrong length is refused before anything is counted or sent.
     checkPin(pin, session.token.info().pinLength, userType === 'so' ? 'SO PIN' : 'PIN');
+    if (this.#blocklist) {
+      // Certificates are public objects: readable before login, so a blocked card never sees the PIN.
+      const certificates = (await session.listCertificates()).map((c) => c.certificate);
+      this.#blocklist.assertAllowed({ serial: session.token.serial, certificates });
+    }
     const key = this.#key(session.token, userType);
     const before = this.#store.state(key);
     const wait = before.failures > 0 && before.lastFailureAt !== undefined ? before.lastFailureAt + this.#delay(before.failures) - Date.now() : 0;

@@ -23,7 +23,8 @@ export type TokengateErrorCode =
   | 'ERR_MECHANISM_NOT_SUPPORTED'
   | 'ERR_MODULE_CLOSED'
   // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
-  | 'ERR_FINAL_TRY_REFUSED';
+  | 'ERR_FINAL_TRY_REFUSED'
+  | 'ERR_TOKEN_BLOCKED';
 
 export interface Pkcs11Failure {
   /** The CK_RV the module returned. */
