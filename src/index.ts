@@ -45,11 +45,12 @@ export {
   KeyNotFoundError,
   KeyTypeMismatchError,
   MechanismNotSupportedError,
+  FinalTryRefusedError,
 } from './pkcs11/errors.js';
 export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';
 export { HostLockout } from './lockout/host-lockout.js';
 export type { HostLockoutOptions, HostLoginOptions, HostPinStatus } from './lockout/host-lockout.js';
-export { FinalTryRefusedError, TokenBlockedError } from './lockout/errors.js';
+export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';
 export type { BlocklistEntries, BlocklistFetcher, TokenIdentity } from './lockout/blocklist.js';
 export { defaultStateDir } from './lockout/state-dir.js';

@@ -2,13 +2,12 @@
 // `maxFailures` consecutive wrong PINs the library refuses without touching the token until the
 // PIN is unblocked. The count is kept per module, token serial and user type (counter-store.ts).
 import { setTimeout as delay } from 'node:timers/promises';
-import { PinIncorrectError, PinLockedError, TokengateError, InvalidArgumentError } from '../pkcs11/errors.js';
+import { FinalTryRefusedError, InvalidArgumentError, PinIncorrectError, PinLockedError, TokengateError } from '../pkcs11/errors.js';
 import { checkPin, type Session } from '../pkcs11/session.js';
 import type { PinStatus } from '../pkcs11/flags.js';
 import type { Token } from '../pkcs11/token.js';
 import { CounterStore, type CounterKey } from './counter-store.js';
 import type { Blocklist } from './blocklist.js';
-import { FinalTryRefusedError } from './errors.js';
 import { defaultStateDir } from './state-dir.js';
 
 export interface HostLockoutOptions {
@@ -83,7 +82,8 @@ export class HostLockout implements Disposable {
     if (begun.kind === 'locked') throw new PinLockedError(`the ${userType === 'so' ? 'SO PIN' : 'PIN'} is locked after ${this.maxFailures} wrong attempts; it must be unblocked`);
     if (begun.kind === 'finalTry') throw new FinalTryRefusedError('one try is left: a wrong PIN now locks the token (pass allowFinalTry to spend it)');
     try {
-      await session.login(pin, { userType });
+      // The host count is the guard here; the token's own flags never say final try on such tokens.
+      await session.login(pin, { userType, allowFinalTry: true });
     } catch (err) {
       if (err instanceof PinIncorrectError) {
         // The failure stays counted; say what is left.

@@ -22,8 +22,8 @@ export type TokengateErrorCode =
   | 'ERR_KEY_TYPE_MISMATCH'
   | 'ERR_MECHANISM_NOT_SUPPORTED'
   | 'ERR_MODULE_CLOSED'
-  // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
   | 'ERR_FINAL_TRY_REFUSED'
+  // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
   | 'ERR_TOKEN_BLOCKED';
 
 export interface Pkcs11Failure {
@@ -82,6 +82,10 @@ export class PinIncorrectError extends TokengateError {
 }
 export class PinLockedError extends TokengateError {
   override readonly code = 'ERR_PIN_LOCKED';
+}
+/** The next wrong PIN would lock the PIN, and the caller did not pass `allowFinalTry: true`. */
+export class FinalTryRefusedError extends TokengateError {
+  override readonly code = 'ERR_FINAL_TRY_REFUSED';
 }
 export class PinExpiredError extends TokengateError {
   override readonly code = 'ERR_PIN_EXPIRED';

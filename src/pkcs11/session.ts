@@ -3,11 +3,13 @@
 import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_USER_FUNCTIONS } from './constants.js';
 import {
+  FinalTryRefusedError,
   InvalidArgumentError,
   KeyNotFoundError,
   NotLoggedInError,
   PinIncorrectError,
   PinLengthError,
+  PinLockedError,
   SessionClosedError,
   SessionReadOnlyError,
   TokenRemovedError,
@@ -31,6 +33,11 @@ export type UserType = 'user' | 'so' | 'contextSpecific';
 
 export interface LoginOptions {
   userType?: UserType;
+  /**
+   * Spend the last try when the token says one is left (CKF_*_PIN_FINAL_TRY). Without it the login
+   * is refused with FinalTryRefusedError before the PIN is sent: a kiosk never locks a card by accident.
+   */
+  allowFinalTry?: boolean;
 }
 
 const USER_TYPES: Record<UserType, number> = {
@@ -126,7 +133,16 @@ export class Session implements AsyncDisposable {
     const userType = options.userType ?? 'user';
     if (!(userType in USER_TYPES)) throw new InvalidArgumentError(`unknown user type ${String(userType)}`);
     const info = this.token.info();
-    checkPin(pin, info.pinLength, userType === 'so' ? 'SO PIN' : 'PIN');
+    const what = userType === 'so' ? 'SO PIN' : 'PIN';
+    checkPin(pin, info.pinLength, what);
+    // What the token says of its own counter is checked before the PIN is sent.
+    const status = userType === 'so' ? info.soPinStatus : info.pinStatus;
+    if (status === 'locked') {
+      throw new PinLockedError(`the ${what} is locked; it must be unblocked`);
+    }
+    if (status === 'finalTry' && options.allowFinalTry !== true) {
+      throw new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`);
+    }
     const { path } = this.token.module;
     const { serial } = this.token;
     await this.exclusive((lib, session) => {
@@ -340,6 +356,8 @@ function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserT
   try {
     const { flags } = token.info();
     err.finalTry = userType === 'so' ? flags.soPinFinalTry : flags.userPinFinalTry;
+    // A token that flags the final try has, by definition, one try left.
+    if (err.finalTry) err.retriesLeft = 1;
   } catch {
     // The token vanished right after the answer; the error stands as it is.
   }
