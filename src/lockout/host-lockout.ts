@@ -82,8 +82,8 @@ export class HostLockout implements Disposable {
     if (begun.kind === 'locked') throw new PinLockedError(`the ${userType === 'so' ? 'SO PIN' : 'PIN'} is locked after ${this.maxFailures} wrong attempts; it must be unblocked`);
     if (begun.kind === 'finalTry') throw new FinalTryRefusedError('one try is left: a wrong PIN now locks the token (pass allowFinalTry to spend it)');
     try {
-      // The host count is the guard here; the token's own flags never say final try on such tokens.
-      await session.login(pin, { userType, allowFinalTry: true });
+      // A token with a counter of its own guards its final try too.
+      await session.login(pin, { userType, allowFinalTry: options.allowFinalTry === true });
     } catch (err) {
       if (err instanceof PinIncorrectError) {
         // The failure stays counted; say what is left.
