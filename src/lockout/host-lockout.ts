@@ -91,8 +91,8 @@ export class HostLockout implements Disposable {
         err.finalTry = err.retriesLeft === 1;
         throw err;
       }
-      // The token gave no verdict on the PIN (removed, busy, locked by itself): not a failure.
-      if (err instanceof TokengateError && !(err instanceof PinLockedError)) this.#store.revert(key, this.maxFailures);
+      // The token gave no verdict on this PIN (removed, busy, already locked by itself): not a failure.
+      if (err instanceof TokengateError) this.#store.revert(key, this.maxFailures);
       throw err;
     }
     this.#store.reset(key);
