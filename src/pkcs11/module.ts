@@ -111,6 +111,8 @@ export interface LoadOptions {
 export class Pkcs11Module implements AsyncDisposable {
   readonly #loaded: LoadedLibrary;
   #closed = false;
+  /** Running watchers, stopped when this handle closes so none keeps a timer on a closed module. */
+  readonly #watchers = new Set<TokenWatcher>();
 
   private constructor(loaded: LoadedLibrary) {
     this.#loaded = loaded;
@@ -171,9 +173,17 @@ export class Pkcs11Module implements AsyncDisposable {
     return new Token(this, slot, info);
   }
 
-  /** Watches for tokens inserted, removed and changed; close it (or abort its signal) when done. */
+  /**
+   * Watches for tokens inserted, removed and changed, by polling every `intervalMs`; close it (or
+   * abort its signal) when done. Closing this module closes its watchers.
+   */
   watch(options: WatchOptions = {}): TokenWatcher {
-    return new TokenWatcher(() => this.raw, options);
+    void this.raw; // a closed module throws ModuleClosedError here, emitInitial or not
+    const watcher = new TokenWatcher(() => this.raw, options);
+    if (watcher.closed) return watcher;
+    this.#watchers.add(watcher);
+    watcher.once('close', () => this.#watchers.delete(watcher));
+    return watcher;
   }
 
   /**
@@ -193,6 +203,7 @@ export class Pkcs11Module implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const watcher of [...this.#watchers]) watcher.close();
     releaseLibrary(this.#loaded);
   }
 
