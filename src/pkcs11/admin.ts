@@ -1,30 +1,78 @@
-// Token administration: initialising a token, setting the user PIN as SO, changing a PIN.
-// PINs are length-checked before the token is asked, and never appear in an error.
+// Token administration: initialising a token (C_InitToken). Setting the user PIN as SO and changing
+// PINs are Session methods. PINs are length-checked before the token is asked, and never appear in
+// an error.
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
-import { readTokenInfo, type TokenInfo } from './token.js';
+import type { Pkcs11Module } from './module.js';
+import { presentTokens } from './select.js';
 import { checkPin } from './session.js';
+import { trimPadded } from './text.js';
+import { Token, type TokenInfo } from './token.js';
 
 export interface InitializeTokenOptions {
+  /** The SO PIN the token gets; within the token's PIN length range. */
   soPin: string;
-  /** CKA_LABEL of the new token: at most 32 bytes of UTF-8. */
+  /** The token's label: 1–32 bytes of UTF-8. */
   label: string;
+}
+
+const LABEL_BYTES = 32;
+
+/**
+ * CK_TOKEN_INFO labels are exactly 32 bytes, blank-padded. pkcs11js hands C_InitToken the label as a
+ * NUL-terminated string of its own length, while the module reads 32 bytes from it: a short label
+ * made SoftHSM read past the end of the buffer. The padded label is what the standard asks for.
+ */
+export function paddedLabel(label: unknown): string {
+  if (typeof label !== 'string' || label.length === 0) throw new InvalidArgumentError('a token label must be a non-empty string');
+  if (label.includes('\0')) throw new InvalidArgumentError('a token label cannot contain NUL');
+  const bytes = Buffer.byteLength(label, 'utf8');
+  if (bytes > LABEL_BYTES) throw new InvalidArgumentError(`a token label is at most ${LABEL_BYTES} bytes of UTF-8 (this one is ${bytes})`);
+  return label + ' '.repeat(LABEL_BYTES - bytes);
 }
 
 /** Finds a present token that is not initialised yet (SoftHSM always keeps one such slot). */
 export function findUninitializedSlot(lib: RawPkcs11): { slot: Handle; info: TokenInfo } {
-  for (const slot of call(lib, 'C_GetSlotList', true)) {
-    const info = readTokenInfo(lib, slot);
-    if (!info.flags.tokenInitialized) return { slot, info };
-  }
-  throw new TokenNotPresentError('no uninitialised token is present');
+  const free = presentTokens(lib).find(({ info }) => !info.flags.tokenInitialized);
+  if (!free) throw new TokenNotPresentError('no uninitialised token is present');
+  return free;
 }
 
-/** C_InitToken on `slot`. Returns nothing: modules may move the new token to another slot. */
+/** C_InitToken on `slot`, after checking label and SO PIN. Modules may move the new token to another slot. */
 export function initializeTokenIn(lib: RawPkcs11, slot: Handle, info: TokenInfo, options: InitializeTokenOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('initializing a token needs { soPin, label }');
+  const label = paddedLabel(options.label);
   checkPin(options.soPin, info.pinLength, 'SO PIN');
-  if (typeof options.label !== 'string' || options.label.length === 0 || Buffer.byteLength(options.label, 'utf8') > 32) {
-    throw new InvalidArgumentError('a token label is 1–32 bytes of UTF-8');
+  call(lib, 'C_InitToken', slot, options.soPin, label);
+}
+
+/** Every present token whose flags say it is not initialised (SoftHSM's free slot, a blank card). */
+export function uninitializedTokens(module: Pkcs11Module): Token[] {
+  return presentTokens(module.raw)
+    .filter(({ info }) => !info.flags.tokenInitialized)
+    .map(({ slot, info }) => new Token(module, slot, info));
+}
+
+/**
+ * Initialises `token`, which must not be initialised yet, and returns it found again: SoftHSM gives
+ * it a serial and moves it to another slot, so the Token passed in no longer stands for it.
+ */
+export function initializeToken(token: Token, options: InitializeTokenOptions): Token {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('initializing a token needs { soPin, label }');
+  paddedLabel(options.label);
+  const info = token.info();
+  if (info.flags.tokenInitialized) {
+    throw new InvalidArgumentError(`token "${info.label}" is initialised already; re-initialising would erase it`);
   }
-  call(lib, 'C_InitToken', slot, options.soPin, options.label);
+  const lib = token.module.raw;
+  const before = new Set(presentTokens(lib).map((t) => t.info.serial));
+  initializeTokenIn(lib, token.slot, info, options);
+  // Found again by what it is now: its label, and a serial it kept (a card) or got (SoftHSM).
+  const label = trimPadded(options.label);
+  const candidates = presentTokens(lib).filter((t) => t.info.flags.tokenInitialized && t.info.label === label);
+  const found =
+    (info.serial !== '' ? candidates.find((t) => t.info.serial === info.serial) : undefined) ??
+    candidates.find((t) => !before.has(t.info.serial));
+  if (!found) throw new TokenNotPresentError(`the token initialised as "${label}" is gone`);
+  return new Token(token.module, found.slot, found.info);
 }

@@ -1,7 +1,7 @@
 // A session with a token. One operation at a time runs on it (callers queue, never meeting
 // CKR_OPERATION_ACTIVE); close is idempotent; a token pulled out turns into TokenRemovedError.
 import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
-import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_USER_FUNCTIONS } from './constants.js';
+import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.js';
 import {
   FinalTryRefusedError,
   InvalidArgumentError,
@@ -21,7 +21,7 @@ import { PublicKey, publicKeyJwk } from './public-key.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import type { Token } from './token.js';
 import { createCertificateObject, readCertificate, type ImportCertificateOptions, type TokenCertificate } from './certificates.js';
-import { checkKeyPairOptions, generateKeyPairOn, type GenerateKeyPairOptions } from './keygen.js';
+import { generateKeyPairOn, planKeyPair, type GenerateKeyPairOptions } from './keygen.js';
 import type { X509Certificate } from './x509.js';
 
 export interface SessionOptions {
@@ -268,40 +268,56 @@ export class Session implements AsyncDisposable {
     });
   }
 
-  /** Generates a key pair on the token (read-write session, user logged in); the private half never leaves it. */
+  /**
+   * Generates a key pair on the token (read-write session, user logged in), off the event loop. The
+   * private half is sensitive, never extractable and signs only; both halves get `label` and `id`.
+   */
   async generateKeyPair(options: GenerateKeyPairOptions): Promise<{ privateKey: TokenKey; publicKey: PublicKey }> {
-    checkKeyPairOptions(options);
+    const plan = planKeyPair(options);
+    if (!this.readWrite) throw new SessionReadOnlyError('open the session with { write: true } to create keys');
     return this.exclusive(async (lib, session) => {
       requireWritableUserSession(lib, session);
-      const { privateKey, publicKey } = await generateKeyPairOn(lib, session, options);
+      const { privateKey, publicKey } = await generateKeyPairOn(lib, session, plan);
       return { privateKey, publicKey: new PublicKey(publicKeyJwk(lib, session, publicKey), publicKey) };
     });
   }
 
   /** Stores an X.509 certificate on the token; give it the key pair's CKA_ID so the two pair up. */
   async importCertificate(certificate: X509Certificate | Uint8Array | string, options: ImportCertificateOptions): Promise<TokenCertificate> {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('importing a certificate needs { label, id }');
+    if (!(options.id instanceof Uint8Array) || options.id.length === 0) throw new InvalidArgumentError('a certificate needs the non-empty CKA_ID of its key');
+    if (!this.readWrite) throw new SessionReadOnlyError('open the session with { write: true } to store a certificate');
     return this.exclusive((lib, session) => readCertificate(lib, session, createCertificateObject(lib, session, certificate, options)));
   }
 
   /** Sets the user PIN as the security officer (C_InitPIN): first set-up, or the SO's way to unblock. */
   async initUserPin(newPin: string): Promise<void> {
     checkPin(newPin, this.token.info().pinLength, 'new PIN');
+    if (!this.readWrite) throw new SessionReadOnlyError('the SO sets the user PIN in a read-write session');
     await this.exclusive((lib, session) => {
+      if (call(lib, 'C_GetSessionInfo', session).state !== CKS_RW_SO_FUNCTIONS) {
+        throw new NotLoggedInError('log in as the SO ({ userType: "so" }) to set the user PIN');
+      }
       call(lib, 'C_InitPIN', session, newPin);
       forgetLogin(this.token.module.path, this.token.serial);
     });
   }
 
-  /** Changes the PIN of whoever is logged in on this session (the user when nobody is), old to new. */
+  /**
+   * Changes the PIN of whoever is logged in on this session (the SO's when the SO is, else the
+   * user's, also without a login), old to new, in a read-write session (C_SetPIN).
+   */
   async changePin(oldPin: string, newPin: string): Promise<void> {
     const { pinLength } = this.token.info();
     checkPin(oldPin, pinLength, 'current PIN');
     checkPin(newPin, pinLength, 'new PIN');
+    if (!this.readWrite) throw new SessionReadOnlyError('a PIN is changed in a read-write session');
     await this.exclusive((lib, session) => {
+      const { state } = call(lib, 'C_GetSessionInfo', session);
       try {
         call(lib, 'C_SetPIN', session, oldPin, newPin);
       } catch (err) {
-        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, 'user');
+        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user');
         throw err;
       }
       forgetLogin(this.token.module.path, this.token.serial);

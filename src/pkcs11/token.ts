@@ -13,6 +13,8 @@ import { Session, type SessionOptions } from './session.js';
 import { trimPadded, versionString } from './text.js';
 import { SessionPool, type SessionPoolOptions } from './pool.js';
 import { listMechanisms, type MechanismInfo } from './mechanisms.js';
+import { initializeToken, type InitializeTokenOptions } from './admin.js';
+import { TokenNotPresentError } from './errors.js';
 
 export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
 
@@ -93,10 +95,37 @@ export class Token {
 
   /** Internal: finds the token again by serial; throws `TokenNotPresentError` when it is gone. */
   relocate(): Handle {
+    if (this.#info.serial === '') return this.#rereadBlank();
     const { slot, info } = selectToken(this.module.raw, { serial: this.#info.serial });
     this.#slot = slot;
     this.#info = info;
     return slot;
+  }
+
+  /**
+   * A blank token (SoftHSM's free slot) has no serial to be found by: it is read again in its slot,
+   * and is gone once that slot holds anything but a blank token.
+   */
+  #rereadBlank(): Handle {
+    const lib = this.module.raw;
+    let info: TokenInfo;
+    try {
+      info = readTokenInfo(lib, this.#slot);
+    } catch (err) {
+      throw new TokenNotPresentError('the uninitialised token is gone', { cause: err });
+    }
+    if (info.serial !== '' || info.flags.tokenInitialized) throw new TokenNotPresentError('the uninitialised token is gone');
+    this.#info = info;
+    return this.#slot;
+  }
+
+  /**
+   * Initialises this token, which must not be initialised yet (C_InitToken: the SO PIN and label
+   * are set, nothing else). Returns the token found again: modules may give it a new serial and
+   * slot, so use the returned Token from then on. The SO then sets the user PIN (`initUserPin`).
+   */
+  initialize(options: InitializeTokenOptions): Token {
+    return initializeToken(this, options);
   }
 
   /** True when a token with this serial is present now. */
