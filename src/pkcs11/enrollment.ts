@@ -1,133 +1,113 @@
-// Certificates and certificate requests signed by a key on the token, made with @peculiar/x509.
-// x509 signs through a WebCrypto `crypto.subtle.sign`; the adapter below answers that call with the
-// token (for our keys) and hands everything else to Node's own WebCrypto.
-import { webcrypto } from 'node:crypto';
+// Certificates and certificate requests for a key pair on the token, signed by the token, made with
+// @peculiar/x509 through the WebCrypto adapter (crypto-adapter.ts).
 import { InvalidArgumentError } from './errors.js';
+import { tokenCrypto, tokenKeyPair } from './crypto-adapter.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import type { Session } from './session.js';
-import { defaultAlgorithm, type SignatureAlgorithm } from './signing.js';
+import type { SignatureAlgorithm } from './signing.js';
 import { x509 } from './x509.js';
 
-type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
-
-/** The WebCrypto algorithm x509 writes into the certificate for each of our algorithms. */
-function webAlgorithm(key: TokenKey, algorithm: SignatureAlgorithm): webcrypto.Algorithm & Record<string, unknown> {
-  switch (algorithm) {
-    case 'ECDSA-SHA256':
-    case 'ECDSA-SHA384':
-      return { name: 'ECDSA', namedCurve: key.curve, hash: { name: algorithm === 'ECDSA-SHA256' ? 'SHA-256' : 'SHA-384' } };
-    case 'RSA-PKCS1-SHA256':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } };
-    case 'RSA-PSS-SHA256':
-      return { name: 'RSA-PSS', hash: { name: 'SHA-256' }, saltLength: 32 };
-    case 'Ed25519':
-      return { name: 'Ed25519' };
-  }
-}
-
-/** A private key on the token, dressed as a WebCrypto CryptoKey for x509. */
-class TokenCryptoKey {
-  readonly type = 'private';
-  readonly extractable = false;
-  readonly usages = ['sign'];
-  readonly algorithm: webcrypto.Algorithm & Record<string, unknown>;
-
-  constructor(
-    readonly session: Session,
-    readonly key: TokenKey,
-    readonly signatureAlgorithm: SignatureAlgorithm,
-  ) {
-    this.algorithm = webAlgorithm(key, signatureAlgorithm);
-  }
-}
-
-function tokenCrypto(): X509Crypto {
-  const sign = async (algorithm: unknown, key: unknown, data: webcrypto.BufferSource): Promise<ArrayBuffer> => {
-    if (!(key instanceof TokenCryptoKey)) return webcrypto.subtle.sign(algorithm as webcrypto.Algorithm, key as webcrypto.CryptoKey, data);
-    const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-    // WebCrypto's ECDSA signature is raw r‖s, which is what x509 converts to DER for the certificate.
-    const signature = await key.session.signChallenge(key.key, bytes, { algorithm: key.signatureAlgorithm, format: 'raw' });
-    return signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.byteLength) as ArrayBuffer;
-  };
-  // Node's SubtleCrypto checks `this`, so every other method is forwarded bound to the real one.
-  const real = webcrypto.subtle as unknown as Record<string | symbol, unknown>;
-  const subtle = new Proxy(real, {
-    get: (target, prop) => {
-      if (prop === 'sign') return sign;
-      const value = target[prop];
-      return typeof value === 'function' ? value.bind(webcrypto.subtle) : value;
-    },
-  });
-  return { subtle, getRandomValues: webcrypto.getRandomValues.bind(webcrypto) } as unknown as X509Crypto;
-}
-
-interface SigningKeyPair {
-  keys: { privateKey: TokenCryptoKey; publicKey: webcrypto.CryptoKey };
-  signingAlgorithm: webcrypto.Algorithm;
-}
-
-async function signingKeyPair(session: Session, keyOrRef: TokenKey | ObjectRef, algorithm?: SignatureAlgorithm): Promise<SigningKeyPair> {
-  const key = 'handle' in keyOrRef ? keyOrRef : await session.findPrivateKey(keyOrRef);
-  const chosen = algorithm ?? defaultAlgorithm(key);
-  const privateKey = new TokenCryptoKey(session, key, chosen);
-  const publicKey = await (await session.publicKey(key)).cryptoKey(
-    key.keyType === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.RsaHashedImportParams : undefined,
-  );
-  return { keys: { privateKey, publicKey }, signingAlgorithm: privateKey.algorithm };
-}
-
 export interface CertificateOptions {
-  /** Distinguished name, e.g. `CN=Door 17, O=Example`. */
+  /** Distinguished name, e.g. `CN=Door 17, O=Example`; subject and issuer of a self-signed certificate. */
   subject: string;
+  /** Default: now. */
   notBefore?: Date;
+  /** Default: one year after notBefore. */
   notAfter?: Date;
-  /** Hex serial number; random by default. */
+  /** Hex serial number; 16 random bytes by default. */
   serialNumber?: string;
-  /** Extra extensions; by default keyUsage digitalSignature (critical) and the subject key identifier. */
+  /**
+   * Extensions. A self-signed certificate gets keyUsage digitalSignature (critical) and the subject
+   * key identifier unless an extension here has the same type, which then replaces the default.
+   */
+  extensions?: x509.Extension[];
+  /** Defaults from the key: ECDSA with the curve's hash, RSA PKCS#1 v1.5 SHA-256, Ed25519. */
+  algorithm?: SignatureAlgorithm;
+}
+
+export interface CertificateRequestOptions {
+  /** Distinguished name of the requester. */
+  subject: string;
+  /** Requested extensions (PKCS#9 extensionRequest); none by default. */
   extensions?: x509.Extension[];
   algorithm?: SignatureAlgorithm;
 }
 
-export type CertificateRequestOptions = Pick<CertificateOptions, 'subject' | 'extensions' | 'algorithm'>;
+function checkName(subject: unknown): x509.Name {
+  if (typeof subject !== 'string' || subject.trim().length === 0) throw new InvalidArgumentError('a subject name is required, e.g. "CN=Door 17"');
+  let name: x509.Name;
+  try {
+    name = new x509.Name(subject);
+  } catch (err) {
+    throw new InvalidArgumentError('the subject is not a distinguished name', { cause: err });
+  }
+  // x509 reads text without "type=value" pairs as an empty name rather than failing.
+  if (name.toJSON().length === 0) throw new InvalidArgumentError('the subject is not a distinguished name, e.g. "CN=Door 17"');
+  return name;
+}
 
-function checkSubject(subject: unknown): string {
-  if (typeof subject !== 'string' || subject.length === 0) throw new InvalidArgumentError('a certificate needs a subject name');
-  return subject;
+function checkExtensions(extensions: unknown): x509.Extension[] {
+  if (extensions === undefined) return [];
+  if (!Array.isArray(extensions) || !extensions.every((e) => e instanceof x509.Extension)) {
+    throw new InvalidArgumentError('extensions must be an array of x509.Extension');
+  }
+  return extensions;
+}
+
+function checkValidity(options: CertificateOptions): { notBefore: Date; notAfter: Date } {
+  const isDate = (d: unknown): d is Date => d instanceof Date && !Number.isNaN(d.getTime());
+  if (options.notBefore !== undefined && !isDate(options.notBefore)) throw new InvalidArgumentError('notBefore must be a valid Date');
+  if (options.notAfter !== undefined && !isDate(options.notAfter)) throw new InvalidArgumentError('notAfter must be a valid Date');
+  const notBefore = options.notBefore ?? new Date();
+  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + 365 * 24 * 3600 * 1000);
+  if (notAfter.getTime() <= notBefore.getTime()) throw new InvalidArgumentError('notAfter must be later than notBefore');
+  return { notBefore, notAfter };
+}
+
+function checkSerial(serial: unknown): string | undefined {
+  if (serial === undefined) return undefined;
+  // x509 reads the hex leniently; a serial that is not whole hex bytes, or zero, is a mistake.
+  if (typeof serial !== 'string' || !/^(?:[0-9a-f]{2})+$/iu.test(serial) || /^0+$/u.test(serial)) {
+    throw new InvalidArgumentError('serialNumber must be non-zero hex, two digits per byte');
+  }
+  return serial;
 }
 
 /** A self-signed certificate for a key pair on the token, signed by the token. */
 export async function createSelfSignedCertificate(session: Session, key: TokenKey | ObjectRef, options: CertificateOptions): Promise<x509.X509Certificate> {
-  const name = checkSubject(options.subject);
-  const { keys, signingAlgorithm } = await signingKeyPair(session, key, options.algorithm);
-  const extensions = options.extensions ?? [
+  // Everything the caller gave is checked before the token is asked for anything.
+  const name = checkName(options?.subject);
+  const extra = checkExtensions(options.extensions);
+  const { notBefore, notAfter } = checkValidity(options);
+  const serialNumber = checkSerial(options.serialNumber);
+  const crypto = tokenCrypto();
+  const keys = await tokenKeyPair(session, key, { algorithm: options.algorithm });
+  const defaults = [
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto as unknown as X509Crypto),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
   ];
+  const given = new Set(extra.map((e) => e.type));
   return x509.X509CertificateGenerator.createSelfSigned(
     {
       name,
-      keys: keys as unknown as webcrypto.CryptoKeyPair,
-      signingAlgorithm,
-      extensions,
-      ...(options.notBefore && { notBefore: options.notBefore }),
-      ...(options.notAfter && { notAfter: options.notAfter }),
-      ...(options.serialNumber && { serialNumber: options.serialNumber }),
+      keys,
+      signingAlgorithm: keys.signingAlgorithm,
+      notBefore,
+      notAfter,
+      ...(serialNumber !== undefined && { serialNumber }),
+      extensions: [...defaults.filter((d) => !given.has(d.type)), ...extra],
     },
-    tokenCrypto(),
+    crypto,
   );
 }
 
 /** A PKCS#10 certificate signing request for a key pair on the token, signed by the token. */
 export async function createCertificateRequest(session: Session, key: TokenKey | ObjectRef, options: CertificateRequestOptions): Promise<x509.Pkcs10CertificateRequest> {
-  const name = checkSubject(options.subject);
-  const { keys, signingAlgorithm } = await signingKeyPair(session, key, options.algorithm);
+  const name = checkName(options?.subject);
+  const extensions = checkExtensions(options.extensions);
+  const keys = await tokenKeyPair(session, key, { algorithm: options.algorithm });
   return x509.Pkcs10CertificateRequestGenerator.create(
-    {
-      name,
-      keys: keys as unknown as webcrypto.CryptoKeyPair,
-      signingAlgorithm,
-      extensions: options.extensions ?? [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
-    },
+    { name, keys, signingAlgorithm: keys.signingAlgorithm, ...(extensions.length > 0 && { extensions }) },
     tokenCrypto(),
   );
 }
