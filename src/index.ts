@@ -11,6 +11,8 @@ export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
 export { decodeTokenFlags, decodeSlotFlags } from './pkcs11/flags.js';
 export { Session } from './pkcs11/session.js';
 export type { SessionOptions, LoginOptions, UserType } from './pkcs11/session.js';
+export type { UnblockPinOptions } from './pkcs11/unblock.js';
+export type { TokenAdmission } from './pkcs11/admission.js';
 export { SessionPool } from './pkcs11/pool.js';
 export type { SessionPoolOptions } from './pkcs11/pool.js';
 export type { ObjectRef, TokenKey } from './pkcs11/objects.js';
@@ -49,6 +51,7 @@ export {
   KeyTypeMismatchError,
   MechanismNotSupportedError,
   FinalTryRefusedError,
+  UnblockNotSupportedError,
 } from './pkcs11/errors.js';
 export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';
 export { HostLockout } from './lockout/host-lockout.js';

@@ -86,3 +86,32 @@ describe('HostLockout with a blocklist', () => {
     expect(await session.isLoggedIn()).toBe(true);
   });
 });
+
+describe('a blocklist as the admission check of sessions and pools', () => {
+  it('refuses login and every signature of a session once the token is blocked, with no PKCS#11 call', async () => {
+    const list = new Blocklist();
+    await using session = await token.openSession({ admission: list });
+    await session.login(hsm.current.tokens[0]!.userPin);
+    expect((await session.signChallenge({ label: 'p256' }, 'before')).length).toBe(64);
+    // Reported lost while in use: the next signature is refused before the token is asked.
+    await list.refresh(async () => ({ serials: [], certificateFingerprints: [certificateFingerprint(p256Cert())] }));
+    const signInit = vi.spyOn(mod.raw, 'C_SignInit');
+    await expect(session.signChallenge({ label: 'p256' }, 'after')).rejects.toBeInstanceOf(TokenBlockedError);
+    await expect(session.login(hsm.current.tokens[0]!.userPin)).rejects.toMatchObject({ code: 'ERR_TOKEN_BLOCKED' });
+    expect(signInit).not.toHaveBeenCalled();
+    signInit.mockRestore();
+  });
+
+  it('refuses to open a pool for a blocked token, and stops a running pool when its token is blocked', async () => {
+    const pin = hsm.current.tokens[0]!.userPin;
+    await expect(token.openPool({ pin, workers: 0, admission: new Blocklist({ serials: [token.serial], certificateFingerprints: [] }) })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_BLOCKED',
+    });
+    const list = new Blocklist();
+    await using pool = await token.openPool({ pin, workers: 1, admission: list });
+    expect((await Promise.all([pool.signChallenge({ label: 'p256' }, 'a'), pool.signChallenge({ label: 'p256' }, 'b')])).length).toBe(2);
+    await list.refresh(async () => ({ serials: [token.serial], certificateFingerprints: [] }));
+    const results = await Promise.allSettled([pool.signChallenge({ label: 'p256' }, 'c'), pool.signChallenge({ label: 'p256' }, 'd')]);
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code)).toEqual(['ERR_TOKEN_BLOCKED', 'ERR_TOKEN_BLOCKED']);
+  });
+});

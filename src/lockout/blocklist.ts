@@ -6,6 +6,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, TokengateError } from '../pkcs11/errors.js';
 import { X509Certificate } from '../pkcs11/x509.js';
 import { TokenBlockedError } from './errors.js';
+import type { TokenAdmission, TokenIdentity } from '../pkcs11/admission.js';
 
 export interface BlocklistEntries {
   serials: string[];
@@ -15,10 +16,7 @@ export interface BlocklistEntries {
 
 export type BlocklistFetcher = () => Promise<BlocklistEntries>;
 
-export interface TokenIdentity {
-  serial?: string;
-  certificates?: Array<X509Certificate | Uint8Array>;
-}
+export type { TokenIdentity } from '../pkcs11/admission.js';
 
 function normalizeFingerprint(value: string): string {
   return value.replaceAll(':', '').toLowerCase();
@@ -38,7 +36,7 @@ export function certificateFingerprint(certificate: X509Certificate | Uint8Array
   return createHash('sha256').update(der).digest('hex');
 }
 
-export class Blocklist {
+export class Blocklist implements TokenAdmission {
   #serials = new Set<string>();
   #fingerprints = new Set<string>();
 
@@ -92,6 +90,7 @@ export class Blocklist {
 
   isBlocked(identity: TokenIdentity): boolean {
     if (identity.serial !== undefined && this.#serials.has(identity.serial)) return true;
+    if ((identity.certificateFingerprints ?? []).some((f) => this.#fingerprints.has(normalizeFingerprint(f)))) return true;
     return (identity.certificates ?? []).some((c) => this.#fingerprints.has(certificateFingerprint(c)));
   }
 

@@ -9,6 +9,7 @@ import type { Token } from '../pkcs11/token.js';
 import { CounterStore, type CounterKey } from './counter-store.js';
 import type { Blocklist } from './blocklist.js';
 import { defaultStateDir } from './state-dir.js';
+import { unblockStrategy, unblockWithPuk, type UnblockPinOptions } from '../pkcs11/unblock.js';
 
 export interface HostLockoutOptions {
   /** Where the counters live; see `defaultStateDir()`. */
@@ -29,10 +30,15 @@ export interface HostLoginOptions {
 
 export interface HostPinStatus {
   pinStatus: PinStatus;
+  /** Consecutive failures the host counted. */
   failures: number;
-  retriesLeft: number;
-  /** `host`: this count is the library's own (the token enforces none). */
-  source: 'host';
+  /** Tries left before a lock, when known: always for the host's count, never for the token's own. */
+  retriesLeft: number | undefined;
+  /**
+   * `host`: the library's own count decides (the token enforces none); `token`: the token itself
+   * says its PIN is locked or on its final try, which is stricter than the host's count.
+   */
+  source: 'host' | 'token';
 }
 
 export class HostLockout implements Disposable {
@@ -56,11 +62,19 @@ export class HostLockout implements Disposable {
     return { module: token.module.path, serial: token.serial, userType };
   }
 
+  /** The PIN's status: the host's count, unless the token's own flags say something stricter. */
   status(token: Token, userType: 'user' | 'so' = 'user'): HostPinStatus {
     const { failures, locked } = this.#store.state(this.#key(token, userType));
     const retriesLeft = Math.max(0, this.maxFailures - failures);
-    const pinStatus: PinStatus = locked || retriesLeft === 0 ? 'locked' : retriesLeft === 1 ? 'finalTry' : failures > 0 ? 'countLow' : 'ok';
-    return { pinStatus, failures, retriesLeft, source: 'host' };
+    const hostStatus: PinStatus = locked || retriesLeft === 0 ? 'locked' : retriesLeft === 1 ? 'finalTry' : failures > 0 ? 'countLow' : 'ok';
+    const info = token.info();
+    const tokenStatus = userType === 'so' ? info.soPinStatus : info.pinStatus;
+    // COUNT_LOW is left out on purpose: SoftHSM raises it after any failure without counting.
+    if (hostStatus !== 'locked' && (tokenStatus === 'locked' || (tokenStatus === 'finalTry' && hostStatus !== 'finalTry'))) {
+      return { pinStatus: tokenStatus, failures, retriesLeft: tokenStatus === 'locked' ? 0 : 1, source: 'token' };
+    }
+    if (hostStatus === 'ok' && tokenStatus === 'toBeChanged') return { pinStatus: tokenStatus, failures, retriesLeft, source: 'token' };
+    return { pinStatus: hostStatus, failures, retriesLeft, source: 'host' };
   }
 
   /** Logs `session` in, counting failures on the host; refuses when locked or on an unallowed final try. */
@@ -99,17 +113,21 @@ export class HostLockout implements Disposable {
   }
 
   /**
-   * Unblocks the user PIN as the security officer (SO login + C_InitPIN) and clears the host count.
-   * The SO PIN's own failures are counted like the user's.
+   * Unblocks the user PIN and clears the host count. With the SO PIN, the SO login is counted like
+   * the user's (SO login + C_InitPIN); with a PUK the card counts (C_SetPIN, unlogged session).
    */
-  async unblockPin(token: Token, options: { soPin: string; newPin: string; allowFinalTry?: boolean }): Promise<void> {
-    checkPin(options.newPin, token.info().pinLength, 'new PIN');
-    await using so = await token.openSession({ write: true });
-    await this.login(so, options.soPin, { userType: 'so', allowFinalTry: options.allowFinalTry ?? false });
-    try {
-      await so.initUserPin(options.newPin);
-    } finally {
-      await so.logout();
+  async unblockPin(token: Token, options: UnblockPinOptions): Promise<void> {
+    if (unblockStrategy(options) === 'puk') {
+      await unblockWithPuk(token, options.puk!, options.newPin);
+    } else {
+      checkPin(options.newPin, token.info().pinLength, 'new PIN');
+      await using so = await token.openSession({ write: true });
+      await this.login(so, options.soPin!, { userType: 'so', allowFinalTry: 'allowFinalTry' in options && options.allowFinalTry === true });
+      try {
+        await so.initUserPin(options.newPin);
+      } finally {
+        await so.logout();
+      }
     }
     this.#store.reset(this.#key(token, 'user'));
   }

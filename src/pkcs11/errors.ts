@@ -23,6 +23,7 @@ export type TokengateErrorCode =
   | 'ERR_MECHANISM_NOT_SUPPORTED'
   | 'ERR_MODULE_CLOSED'
   | 'ERR_FINAL_TRY_REFUSED'
+  | 'ERR_UNBLOCK_NOT_SUPPORTED'
   // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
   | 'ERR_TOKEN_BLOCKED';
 
@@ -79,6 +80,13 @@ export class PinIncorrectError extends TokengateError {
   retriesLeft: number | undefined;
   /** True when the next wrong PIN locks it. */
   finalTry = false;
+  /** Which secret was wrong: the user PIN, the SO PIN, or the PUK of an unblock. */
+  pinType: 'user' | 'so' | 'puk' = 'user';
+
+  /** True when this wrong PIN used the last try: the PIN is locked now. */
+  get locked(): boolean {
+    return this.retriesLeft === 0;
+  }
 }
 export class PinLockedError extends TokengateError {
   override readonly code = 'ERR_PIN_LOCKED';
@@ -86,6 +94,14 @@ export class PinLockedError extends TokengateError {
 /** The next wrong PIN would lock the PIN, and the caller did not pass `allowFinalTry: true`. */
 export class FinalTryRefusedError extends TokengateError {
   override readonly code = 'ERR_FINAL_TRY_REFUSED';
+}
+/**
+ * Neither unblock strategy works here: the module takes no PUK in an unlogged session (OpenSC:
+ * `user_pin_unblock_style = set_pin_in_unlogged_session` in OPENSC_CONF), or the token has no SO
+ * login able to set the user PIN (PIV cards).
+ */
+export class UnblockNotSupportedError extends TokengateError {
+  override readonly code = 'ERR_UNBLOCK_NOT_SUPPORTED';
 }
 export class PinExpiredError extends TokengateError {
   override readonly code = 'ERR_PIN_EXPIRED';

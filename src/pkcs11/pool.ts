@@ -11,6 +11,7 @@ import { checkPin, Session, type UserType } from './session.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import { SignWorkers, workerCount } from './sign-workers.js';
 import type { Token } from './token.js';
+import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
 
 export interface SessionPoolOptions {
   /** The PIN to log in with, and again after the token comes back. Kept in memory only; never sent to a worker. */
@@ -23,6 +24,8 @@ export interface SessionPoolOptions {
    * default) is one per CPU, at most 4; `0` signs only on this thread's sessions (C_SignAsync).
    */
   workers?: number | 'auto';
+  /** Asked before every login and signature (e.g. a Blocklist); see SessionOptions.admission. */
+  admission?: TokenAdmission;
 }
 
 const RECOVERABLE = new Set(['ERR_TOKEN_REMOVED', 'ERR_SESSION_CLOSED']);
@@ -57,12 +60,16 @@ export class SessionPool implements AsyncDisposable {
   #reopening: Promise<void> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  readonly #admission: TokenAdmission | undefined;
+  /** Serial and certificate fingerprints, read at every (re)open for the admission check. */
+  #identity: TokenIdentity = {};
 
   private constructor(token: Token, options: SessionPoolOptions) {
     this.token = token;
     this.size = Math.max(1, Math.floor(options.size ?? 4));
     this.#pin = options.pin;
     this.#userType = options.userType ?? 'user';
+    this.#admission = options.admission;
   }
 
   static async open(token: Token, options: SessionPoolOptions): Promise<SessionPool> {
@@ -90,7 +97,8 @@ export class SessionPool implements AsyncDisposable {
   async #openSessions(): Promise<void> {
     const sessions: Session[] = [];
     try {
-      for (let i = 0; i < this.size; i++) sessions.push(await this.token.openSession());
+      for (let i = 0; i < this.size; i++) sessions.push(await this.token.openSession({ admission: this.#admission }));
+      if (this.#admission) this.#identity = await sessions[0]!.exclusive((lib, handle) => readTokenIdentity(lib, handle, this.token.serial));
       await sessions[0]!.login(this.#pin, { userType: this.#userType });
       if (this.#closed) throw new SessionClosedError('the session pool is closed');
     } catch (err) {
@@ -243,6 +251,8 @@ export class SessionPool implements AsyncDisposable {
   async signChallenge(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
     // One flat loop rather than #withRecovery and #onSession: on this path every extra async
     // layer shows up in single-signature latency (bench/sign.ts measures it against pkcs11js).
+    // A token blocked while the pool runs (the blocklist refreshed) signs nothing more.
+    this.#admission?.assertAllowed(this.#identity);
     this.#signing++;
     try {
       for (let attempt = 0; ; attempt++) {

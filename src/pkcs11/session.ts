@@ -23,10 +23,16 @@ import type { Token } from './token.js';
 import { createCertificateObject, readCertificate, type ImportCertificateOptions, type TokenCertificate } from './certificates.js';
 import { generateKeyPairOn, planKeyPair, type GenerateKeyPairOptions } from './keygen.js';
 import type { X509Certificate } from './x509.js';
+import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
 
 export interface SessionOptions {
   /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
   write?: boolean;
+  /**
+   * Asked before every login and signature whether this token may be used (a Blocklist of lost
+   * tokens, by serial and certificate fingerprint); a refusal throws before the token is touched.
+   */
+  admission?: TokenAdmission;
 }
 
 export type UserType = 'user' | 'so' | 'contextSpecific';
@@ -64,20 +70,24 @@ export class Session implements AsyncDisposable {
   readonly token: Token;
   readonly readWrite: boolean;
   readonly #handle: Handle;
+  readonly #admission: TokenAdmission | undefined;
+  /** The token's serial and certificate fingerprints, read once for the admission check. */
+  #identity: TokenIdentity | undefined;
   #closed = false;
   #tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(token: Token, handle: Handle, readWrite: boolean) {
+  private constructor(token: Token, handle: Handle, readWrite: boolean, admission: TokenAdmission | undefined) {
     this.token = token;
     this.#handle = handle;
     this.readWrite = readWrite;
+    this.#admission = admission;
   }
 
   static async open(token: Token, options: SessionOptions = {}): Promise<Session> {
     const slot = token.relocate();
     const flags = pkcs11js.CKF_SERIAL_SESSION | (options.write ? pkcs11js.CKF_RW_SESSION : 0);
     const handle = call(token.module.raw, 'C_OpenSession', slot, flags);
-    return new Session(token, handle, options.write === true);
+    return new Session(token, handle, options.write === true, options.admission);
   }
 
   get closed(): boolean {
@@ -87,6 +97,13 @@ export class Session implements AsyncDisposable {
   /** Internal: the raw session handle, for the pool's signing workers. */
   get handle(): Handle {
     return this.#handle;
+  }
+
+  /** Runs the admission check (inside an exclusive operation); the identity is read once. */
+  #admit(lib: RawPkcs11, session: Handle): void {
+    if (!this.#admission) return;
+    this.#identity ??= readTokenIdentity(lib, session, this.token.serial);
+    this.#admission.assertAllowed(this.#identity);
   }
 
   get #lib(): RawPkcs11 {
@@ -146,6 +163,7 @@ export class Session implements AsyncDisposable {
     const { path } = this.token.module;
     const { serial } = this.token;
     await this.exclusive((lib, session) => {
+      this.#admit(lib, session);
       const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], pin);
       try {
         try {
@@ -247,6 +265,7 @@ export class Session implements AsyncDisposable {
     // Finding the key, the checks and the signature are ONE exclusive operation: as two, a close()
     // queued between them closed the session under a signature already in flight.
     return this.exclusive(async (lib, session) => {
+      this.#admit(lib, session);
       const resolved = 'handle' in key ? key : privateKeyIn(lib, session, key);
       // Key type, algorithm and challenge are checked before anything is sent to the token.
       const prepared = prepareSignature(resolved, challenge, options);
@@ -287,7 +306,10 @@ export class Session implements AsyncDisposable {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('importing a certificate needs { label, id }');
     if (!(options.id instanceof Uint8Array) || options.id.length === 0) throw new InvalidArgumentError('a certificate needs the non-empty CKA_ID of its key');
     if (!this.readWrite) throw new SessionReadOnlyError('open the session with { write: true } to store a certificate');
-    return this.exclusive((lib, session) => readCertificate(lib, session, createCertificateObject(lib, session, certificate, options)));
+    return this.exclusive((lib, session) => {
+      this.#identity = undefined; // a new certificate changes what the admission check sees
+      return readCertificate(lib, session, createCertificateObject(lib, session, certificate, options));
+    });
   }
 
   /** Sets the user PIN as the security officer (C_InitPIN): first set-up, or the SO's way to unblock. */
@@ -368,12 +390,15 @@ function privateKeyIn(lib: RawPkcs11, session: Handle, ref: ObjectRef): TokenKey
   throw new KeyNotFoundError(`no privateKey with ${describeRef(ref)} on the token`);
 }
 
-function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserType): void {
+export function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserType): void {
+  err.pinType = userType === 'so' ? 'so' : 'user';
   try {
     const { flags } = token.info();
     err.finalTry = userType === 'so' ? flags.soPinFinalTry : flags.userPinFinalTry;
-    // A token that flags the final try has, by definition, one try left.
+    // A token that flags the final try has, by definition, one try left; one that flags the PIN
+    // locked right after this answer has none.
     if (err.finalTry) err.retriesLeft = 1;
+    if (userType === 'so' ? flags.soPinLocked : flags.userPinLocked) err.retriesLeft = 0;
   } catch {
     // The token vanished right after the answer; the error stands as it is.
   }

@@ -15,6 +15,7 @@ import { SessionPool, type SessionPoolOptions } from './pool.js';
 import { listMechanisms, type MechanismInfo } from './mechanisms.js';
 import { initializeToken, type InitializeTokenOptions } from './admin.js';
 import { TokenNotPresentError } from './errors.js';
+import { unblockPin, type UnblockPinOptions } from './unblock.js';
 
 export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
 
@@ -126,6 +127,22 @@ export class Token {
    */
   initialize(options: InitializeTokenOptions): Token {
     return initializeToken(this, options);
+  }
+
+  /**
+   * Unblocks (or resets) the user PIN: with `{ puk, newPin }` the card's way (C_SetPIN in a session
+   * nobody is logged in to), with `{ soPin, newPin }` the HSM way (SO login + C_InitPIN). A module
+   * that supports neither gives UnblockNotSupportedError; a wrong PUK or SO PIN gives
+   * PinIncorrectError with `pinType` saying which.
+   */
+  async unblockPin(options: UnblockPinOptions): Promise<void> {
+    return unblockPin(this, options);
+  }
+
+  /** Changes the user PIN, old to new, in a read-write session of its own (C_SetPIN). */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    await using session = await this.openSession({ write: true });
+    await session.changePin(oldPin, newPin);
   }
 
   /** True when a token with this serial is present now. */

@@ -1,0 +1,91 @@
+// Unblocking a user PIN, one operation with two strategies, because tokens come in two families:
+// - cards (OpenSC): C_SetPIN(PUK, new PIN) in a read-write session nobody is logged in to, which
+//   OpenSC turns into RESET RETRY COUNTER when OPENSC_CONF sets
+//   `user_pin_unblock_style = set_pin_in_unlogged_session`;
+// - HSM-like tokens (SoftHSM): the security officer logs in and sets a new user PIN (C_InitPIN).
+// Which one applies follows from the secret the caller holds; a module that supports neither gets
+// a clear UnblockNotSupportedError instead of a bare CKR.
+import { call } from './binding.js';
+import { InvalidArgumentError, PinIncorrectError, PinLockedError, TokengateError, UnblockNotSupportedError } from './errors.js';
+import { forgetLogin } from './login-state.js';
+import { checkPin } from './session.js';
+import type { Token } from './token.js';
+
+export type UnblockPinOptions =
+  | { puk: string; newPin: string; soPin?: undefined }
+  | { soPin: string; newPin: string; puk?: undefined; allowFinalTry?: boolean };
+
+/** The strategy an unblock with these options takes. */
+export function unblockStrategy(options: UnblockPinOptions): 'puk' | 'so' {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('unblocking needs { puk, newPin } or { soPin, newPin }');
+  const hasPuk = options.puk !== undefined;
+  const hasSoPin = options.soPin !== undefined;
+  if (hasPuk === hasSoPin) throw new InvalidArgumentError('give exactly one of puk (cards) or soPin (HSM-like tokens) to unblock a PIN');
+  return hasPuk ? 'puk' : 'so';
+}
+
+// How a module says "not this way": OpenSC with unblock style `none` answers a PUK in an unlogged
+// session as if it were the (locked) user PIN; a PIV card has no SO login at all.
+const PUK_UNSUPPORTED = new Set(['CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_PIN_NOT_INITIALIZED']);
+const SO_UNSUPPORTED = new Set(['CKR_GENERAL_ERROR', 'CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_TYPE_INVALID', 'CKR_FUNCTION_FAILED']);
+
+/** Unblocks with the PUK: C_SetPIN in a read-write session that is not logged in. */
+export async function unblockWithPuk(token: Token, puk: string, newPin: string): Promise<void> {
+  const range = token.info().pinLength;
+  // PIV PUKs are 8 bytes; the token's PIN range is the only bound PKCS#11 gives for either.
+  checkPin(puk, { min: 1, max: range.max }, 'PUK');
+  checkPin(newPin, range, 'new PIN');
+  await using session = await token.openSession({ write: true });
+  await session.exclusive((lib, handle) => {
+    try {
+      call(lib, 'C_SetPIN', handle, puk, newPin);
+    } catch (err) {
+      if (err instanceof PinIncorrectError) {
+        err.pinType = 'puk';
+        throw err;
+      }
+      if (err instanceof PinLockedError) {
+        throw new PinLockedError(
+          'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
+          { cause: err, failure: { rv: err.rv!, rvName: err.rvName!, fn: err.fn! } },
+        );
+      }
+      if (err instanceof TokengateError && err.rvName !== undefined && PUK_UNSUPPORTED.has(err.rvName)) {
+        throw new UnblockNotSupportedError(
+          'this module does not unblock with a PUK in an unlogged session (OpenSC: set user_pin_unblock_style = set_pin_in_unlogged_session in OPENSC_CONF)',
+          { cause: err, failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! } },
+        );
+      }
+      throw err;
+    }
+  });
+  forgetLogin(token.module.path, token.serial);
+}
+
+/** Unblocks as the security officer: SO login in a read-write session, then C_InitPIN. */
+export async function unblockWithSoPin(token: Token, soPin: string, newPin: string, allowFinalTry = false): Promise<void> {
+  checkPin(newPin, token.info().pinLength, 'new PIN');
+  await using session = await token.openSession({ write: true });
+  try {
+    await session.login(soPin, { userType: 'so', allowFinalTry });
+  } catch (err) {
+    if (err instanceof TokengateError && err.rvName !== undefined && SO_UNSUPPORTED.has(err.rvName)) {
+      throw new UnblockNotSupportedError('this token has no SO login that can set the user PIN (PIV cards: unblock with the PUK)', {
+        cause: err,
+        failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! },
+      });
+    }
+    throw err;
+  }
+  try {
+    await session.initUserPin(newPin);
+  } finally {
+    await session.logout();
+  }
+}
+
+/** Unblocks (or resets) the user PIN with the PUK or the SO PIN, whichever the caller holds. */
+export async function unblockPin(token: Token, options: UnblockPinOptions): Promise<void> {
+  if (unblockStrategy(options) === 'puk') return unblockWithPuk(token, options.puk!, options.newPin);
+  return unblockWithSoPin(token, options.soPin!, options.newPin, 'allowFinalTry' in options && options.allowFinalTry === true);
+}
