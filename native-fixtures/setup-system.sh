@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tokengate's demo, tests and benchmarks need on a Debian machine, only where missing:
-# SoftHSM2, OpenSC (pkcs11-tool, opensc-pkcs11.so), OpenSSL, p11-kit; then the npm dependencies.
+# SoftHSM2, OpenSC (pkcs11-tool, opensc-pkcs11.so), OpenSSL, p11-kit, the smart-card stack for the
+# emulated PIV card (pcscd, vsmartcard-vpcd), a PostgreSQL server for the verifier's shared store,
+# tmux for the kiosk's terminal tests; then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,12 +11,21 @@ command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -e /usr/share/p11-kit/modules ] || need+=(p11-kit)
+[ -x /usr/sbin/pcscd ] || need+=(pcscd)
+[ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || need+=(vsmartcard-vpcd)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (apt)" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Without systemd, Debian's postinst scripts start the system pcscd and PostgreSQL. The tests run
+  # their own instances (pcscd owns the one /run/pcscd socket), so the system ones are stopped.
+  for svc in pcscd postgresql; do
+    if [[ " ${need[*]} " == *" $svc "* ]] && [ -x "/etc/init.d/$svc" ]; then $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
+  done
 fi
 
 if [ ! -e node_modules/pkcs11js/build/Release/pkcs11.node ] || [ ! -e node_modules/.bin/tsx ]; then
