@@ -327,23 +327,31 @@ export class Session implements AsyncDisposable {
 
   /**
    * Changes the PIN of whoever is logged in on this session (the SO's when the SO is, else the
-   * user's, also without a login), old to new, in a read-write session (C_SetPIN).
+   * user's), old to new, in a read-write session (C_SetPIN). On a session nobody is logged in to,
+   * the user logs in with the old PIN first and out again after: OpenSC, set up to unblock with a
+   * PUK, reads C_SetPIN in an unlogged session as "PUK, new PIN", and would spend a PUK try.
    */
   async changePin(oldPin: string, newPin: string): Promise<void> {
     const { pinLength } = this.token.info();
     checkPin(oldPin, pinLength, 'current PIN');
     checkPin(newPin, pinLength, 'new PIN');
     if (!this.readWrite) throw new SessionReadOnlyError('a PIN is changed in a read-write session');
-    await this.exclusive((lib, session) => {
-      const { state } = call(lib, 'C_GetSessionInfo', session);
-      try {
-        call(lib, 'C_SetPIN', session, oldPin, newPin);
-      } catch (err) {
-        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user');
-        throw err;
-      }
-      forgetLogin(this.token.module.path, this.token.serial);
-    });
+    const loggedIn = await this.isLoggedIn();
+    if (!loggedIn) await this.login(oldPin);
+    try {
+      await this.exclusive((lib, session) => {
+        const { state } = call(lib, 'C_GetSessionInfo', session);
+        try {
+          call(lib, 'C_SetPIN', session, oldPin, newPin);
+        } catch (err) {
+          if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user');
+          throw err;
+        }
+        forgetLogin(this.token.module.path, this.token.serial);
+      });
+    } finally {
+      if (!loggedIn) await this.logout().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
