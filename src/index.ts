@@ -60,3 +60,28 @@ export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';
 export type { BlocklistEntries, BlocklistFetcher, TokenIdentity } from './lockout/blocklist.js';
 export { defaultStateDir } from './lockout/state-dir.js';
+
+// The companion verifier (src/verifier/).
+export { Verifier, DEFAULT_IP_LIMIT } from './verifier/verifier.js';
+export type { VerifierOptions } from './verifier/verifier.js';
+export { ServerSecret } from './verifier/server-secret.js';
+export {
+  VerifierError,
+  InvalidCredentialsError,
+  RateLimitedError,
+  InvalidInputError,
+  UserExistsError,
+  UserNotFoundError,
+  NoSecurityTokenError,
+  SecurityTokenNotFoundError,
+  UnauthorizedError,
+  ForbiddenError,
+} from './verifier/errors.js';
+export type { VerifierErrorCode } from './verifier/errors.js';
+export type { LoginRequest, LoginResult, PasswordCheck } from './verifier/accounts/authenticator.js';
+export type { UserView, NewUserInput, UserAction } from './verifier/accounts/admin.js';
+export type { ApiKeyInfo, ApiKeyScope } from './verifier/access/api-keys.js';
+export type { AuditRecord, AuditQuery } from './verifier/store/audit.js';
+export type { MailTransportConfig } from './verifier/mail/transport.js';
+export type { LockoutPolicy } from './verifier/policy/lockout.js';
+export type { Argon2Cost } from './verifier/accounts/passwords.js';

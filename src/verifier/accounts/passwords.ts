@@ -1,0 +1,60 @@
+// Password hashing with argon2id (@node-rs/argon2, on libuv's thread pool, never on the event
+// loop). Unknown users are checked against a dummy hash of the same cost, so a failed login takes
+// as long whether or not the user exists.
+import { hash, verify } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
+
+export interface Argon2Cost {
+  /** KiB; OWASP's floor is 19 MiB (19456). */
+  readonly memoryKiB: number;
+  readonly timeCost: number;
+  readonly parallelism: number;
+}
+
+export const OWASP_ARGON2ID: Argon2Cost = { memoryKiB: 19_456, timeCost: 2, parallelism: 1 };
+
+// @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot read: Argon2id is 2.
+const ARGON2ID = 2;
+
+export const PASSWORD_MIN_LENGTH = 10;
+/** Bounded so nobody makes the server hash a megabyte. */
+export const PASSWORD_MAX_LENGTH = 256;
+
+export class PasswordHasher {
+  readonly cost: Argon2Cost;
+  #dummy: Promise<string> | undefined;
+  #verifications = 0;
+
+  constructor(cost: Argon2Cost = OWASP_ARGON2ID) {
+    if (cost.memoryKiB < OWASP_ARGON2ID.memoryKiB || cost.timeCost < OWASP_ARGON2ID.timeCost || cost.parallelism < 1) {
+      throw new RangeError('argon2id cost below m = 19 MiB, t = 2, p = 1');
+    }
+    this.cost = cost;
+  }
+
+  hash(password: string): Promise<string> {
+    return hash(password, {
+      algorithm: ARGON2ID,
+      memoryCost: this.cost.memoryKiB,
+      timeCost: this.cost.timeCost,
+      parallelism: this.cost.parallelism,
+    });
+  }
+
+  /** argon2id verifications run so far (real and dummy): the work attackers can make us do. */
+  get verifications(): number {
+    return this.#verifications;
+  }
+
+  verify(passwordHash: string, password: string): Promise<boolean> {
+    this.#verifications++;
+    return verify(passwordHash, password).catch(() => false);
+  }
+
+  /** The same work as `verify`, against a hash nobody knows the password of; always false. */
+  async verifyDummy(password: string): Promise<false> {
+    this.#dummy ??= this.hash(randomBytes(32).toString('base64'));
+    await this.verify(await this.#dummy, password);
+    return false;
+  }
+}

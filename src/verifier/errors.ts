@@ -1,0 +1,82 @@
+// The verifier's errors: a stable `code` and the HTTP status the server answers with. Messages are
+// built from fixed text and identifiers only, never from a password, token or key.
+
+export type VerifierErrorCode =
+  | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_INVALID_INPUT'
+  | 'ERR_USER_EXISTS'
+  | 'ERR_USER_NOT_FOUND'
+  | 'ERR_NO_SECURITY_TOKEN'
+  | 'ERR_SECURITY_TOKEN_NOT_FOUND'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_FORBIDDEN';
+
+export abstract class VerifierError extends Error {
+  abstract readonly code: VerifierErrorCode;
+  abstract readonly status: number;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The one answer to every failed login, whatever failed: the reason is audited, never told (it
+ * would tell an attacker which part of a guess was right).
+ */
+export class InvalidCredentialsError extends VerifierError {
+  readonly code = 'ERR_INVALID_CREDENTIALS';
+  readonly status = 401;
+  constructor() {
+    super('invalid username, password, security token; or user locked out');
+  }
+}
+
+/** Too many failures from one client address: it waits, the users it tried are not locked. */
+export class RateLimitedError extends VerifierError {
+  readonly code = 'ERR_RATE_LIMITED';
+  readonly status = 429;
+  constructor(readonly retryAfterSeconds: number) {
+    super('too many failed attempts from this address; try again later');
+  }
+}
+
+export class InvalidInputError extends VerifierError {
+  readonly code = 'ERR_INVALID_INPUT';
+  readonly status = 400;
+}
+
+export class UserExistsError extends VerifierError {
+  readonly code = 'ERR_USER_EXISTS';
+  readonly status = 409;
+}
+
+export class UserNotFoundError extends VerifierError {
+  readonly code = 'ERR_USER_NOT_FOUND';
+  readonly status = 404;
+}
+
+/** A user restricted to login IP ranges has no security token to reset or create. */
+export class NoSecurityTokenError extends VerifierError {
+  readonly code = 'ERR_NO_SECURITY_TOKEN';
+  readonly status = 409;
+}
+
+export class SecurityTokenNotFoundError extends VerifierError {
+  readonly code = 'ERR_SECURITY_TOKEN_NOT_FOUND';
+  readonly status = 404;
+}
+
+/** No API key, or one that is unknown or revoked. */
+export class UnauthorizedError extends VerifierError {
+  readonly code = 'ERR_UNAUTHORIZED';
+  readonly status = 401;
+}
+
+/** An API key without the scope the route needs. */
+export class ForbiddenError extends VerifierError {
+  readonly code = 'ERR_FORBIDDEN';
+  readonly status = 403;
+}

@@ -1,0 +1,74 @@
+// The append-only audit log: who did what to whom, from where, the result and a reason code.
+// There is no update or delete here, by design; callers never pass secrets in `detail`.
+import type { SqlExecutor } from './database.js';
+
+export type AuditResult = 'success' | 'failure' | 'refused';
+
+export interface AuditEntry {
+  readonly actor: string;
+  readonly action: string;
+  readonly subject?: string | undefined;
+  readonly clientIp?: string | undefined;
+  readonly result: AuditResult;
+  readonly reason: string;
+  readonly detail?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: number;
+  readonly at: Date;
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+  client_ip: string | null;
+  result: AuditResult;
+  reason: string;
+  detail: string;
+}
+
+export async function appendAudit(db: SqlExecutor, entry: AuditEntry, now = Date.now()): Promise<void> {
+  await db.run('INSERT INTO audit_log (at, actor, action, subject, client_ip, result, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    now,
+    entry.actor,
+    entry.action,
+    entry.subject ?? null,
+    entry.clientIp ?? null,
+    entry.result,
+    entry.reason,
+    JSON.stringify(entry.detail ?? {}),
+  ]);
+}
+
+export interface AuditQuery {
+  readonly subject?: string | undefined;
+  readonly action?: string | undefined;
+  /** Entries with an id above this one (paging forward). */
+  readonly after?: number | undefined;
+  readonly limit?: number | undefined;
+}
+
+export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promise<AuditRecord[]> {
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (query.subject !== undefined) where.push('subject = ?') && params.push(query.subject);
+  if (query.action !== undefined) where.push('action = ?') && params.push(query.action);
+  if (query.after !== undefined) where.push('id > ?') && params.push(query.after);
+  const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`, params);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: new Date(r.at),
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject ?? undefined,
+    clientIp: r.client_ip ?? undefined,
+    result: r.result,
+    reason: r.reason,
+    detail: JSON.parse(r.detail) as Record<string, string | number | boolean>,
+  }));
+}

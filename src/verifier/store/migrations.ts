@@ -1,0 +1,90 @@
+// The verifier's schema, as numbered migrations applied in order, once. Times are milliseconds
+// since the epoch (BIGINT); secrets never appear in clear: tokens, API keys and temporary
+// passwords as keyed hashes, passwords as argon2id strings, queued mail bodies sealed.
+import { ddl, type Database } from './database.js';
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL UNIQUE,
+     email TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     active INTEGER NOT NULL DEFAULT 1,
+     frozen INTEGER NOT NULL DEFAULT 0,
+     login_ip_ranges TEXT NOT NULL DEFAULT '[]',
+     failed_logins INTEGER NOT NULL DEFAULT 0,
+     lockouts INTEGER NOT NULL DEFAULT 0,
+     locked_until {bigint},
+     password_changed_at {bigint} NOT NULL,
+     created_at {bigint} NOT NULL
+   );
+   CREATE TABLE security_tokens (
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     token_hash {blob} NOT NULL,
+     created_at {bigint} NOT NULL,
+     reminded_at {bigint},
+     PRIMARY KEY (user_id, name)
+   );
+   CREATE TABLE trusted_ip_ranges (
+     cidr TEXT PRIMARY KEY,
+     description TEXT NOT NULL,
+     created_at {bigint} NOT NULL
+   );
+   CREATE TABLE ip_failures (
+     ip TEXT PRIMARY KEY,
+     window_start {bigint} NOT NULL,
+     failures INTEGER NOT NULL
+   );
+   CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     key_hash {blob} NOT NULL UNIQUE,
+     label TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     created_at {bigint} NOT NULL,
+     revoked_at {bigint}
+   );
+   CREATE TABLE audit_log (
+     id {serial},
+     at {bigint} NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     subject TEXT,
+     client_ip TEXT,
+     result TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL
+   );
+   CREATE INDEX audit_log_subject ON audit_log (subject, id);
+   CREATE TABLE mail_outbox (
+     id TEXT PRIMARY KEY,
+     to_address TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     sealed_body {blob},
+     attempts INTEGER NOT NULL DEFAULT 0,
+     due_at {bigint} NOT NULL,
+     lease_until {bigint},
+     sent_at {bigint},
+     last_error TEXT,
+     created_at {bigint} NOT NULL
+   );
+   CREATE INDEX mail_outbox_due ON mail_outbox (sent_at, due_at);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema up to date; safe when several verifier instances start at once. */
+export async function migrate(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    // PostgreSQL: one migrating instance at a time (SQLite's BEGIN IMMEDIATE already serialises).
+    if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7071)');
+    await tx.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at ${ddl(db.dialect, '{bigint}')} NOT NULL)`);
+    const row = await tx.get<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+    for (let version = (row?.version ?? 0) + 1; version <= MIGRATIONS.length; version++) {
+      for (const statement of ddl(db.dialect, MIGRATIONS[version - 1]!).split(/;\s*(?:\n|$)/)) {
+        if (statement.trim()) await tx.run(statement);
+      }
+      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [version, Date.now()]);
+    }
+  });
+}

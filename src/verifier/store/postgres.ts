@@ -1,0 +1,89 @@
+// The shared engine: PostgreSQL through a `pg` pool. BIGINT columns (milliseconds since the epoch)
+// come back as numbers, not strings; `?` placeholders become `$n`.
+import pg from 'pg';
+import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
+
+type Params = readonly SqlValue[];
+
+const INT8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** `?` to `$1`, `$2`, …; the schema's SQL never has a `?` inside a string literal. */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function values(params: Params): unknown[] {
+  return params.map((p) => (p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p) : p));
+}
+
+class PostgresExecutor implements SqlExecutor {
+  constructor(protected readonly client: pg.Pool | pg.PoolClient) {}
+
+  async all<T>(sql: string, params: Params = []): Promise<T[]> {
+    const result = await this.client.query(numbered(sql), values(params));
+    return result.rows as T[];
+  }
+
+  async get<T>(sql: string, params: Params = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  async run(sql: string, params: Params = []): Promise<RunResult> {
+    const result = await this.client.query(numbered(sql), values(params));
+    return { changes: result.rowCount ?? 0 };
+  }
+}
+
+export class PostgresDatabase extends PostgresExecutor implements Database {
+  readonly dialect = 'postgres' as const;
+  readonly forUpdate = ' FOR UPDATE';
+  readonly #pool: pg.Pool;
+  #closed = false;
+
+  private constructor(pool: pg.Pool) {
+    super(pool);
+    this.#pool = pool;
+  }
+
+  /** `url`: `postgres://user@host:port/database`. */
+  static open(url: string, options: { maxConnections?: number } = {}): PostgresDatabase {
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, types });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    return new PostgresDatabase(pool);
+  }
+
+  async transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await body(new PostgresExecutor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async exec(script: string): Promise<void> {
+    await this.#pool.query(script);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,101 @@
+// The embedded engine: better-sqlite3 in WAL mode. Its calls are synchronous, so transactions are
+// queued in this process (an async body must not interleave with another's statements) and take
+// SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
+
+type Params = readonly SqlValue[];
+
+class SqliteExecutor implements SqlExecutor {
+  constructor(protected readonly db: BetterSqlite3.Database) {}
+
+  #statement(sql: string): BetterSqlite3.Statement {
+    return this.db.prepare(sql);
+  }
+
+  async all<T>(sql: string, params: Params = []): Promise<T[]> {
+    return this.#statement(sql).all(...params) as T[];
+  }
+
+  async get<T>(sql: string, params: Params = []): Promise<T | undefined> {
+    return this.#statement(sql).get(...params) as T | undefined;
+  }
+
+  async run(sql: string, params: Params = []): Promise<RunResult> {
+    const statement = this.#statement(sql);
+    // A statement with RETURNING must be stepped like a query.
+    if (statement.reader) return { changes: statement.all(...params).length };
+    return { changes: statement.run(...params).changes };
+  }
+}
+
+export class SqliteDatabase extends SqliteExecutor implements Database {
+  readonly dialect = 'sqlite' as const;
+  readonly forUpdate = '';
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(db: BetterSqlite3.Database) {
+    super(db);
+  }
+
+  /** Opens (creating) the database file; `:memory:` for a throwaway one. */
+  static open(path: string): SqliteDatabase {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const db = new BetterSqlite3(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    // Another process may hold the write lock for a moment: wait for it rather than fail.
+    db.pragma('busy_timeout = 10000');
+    return new SqliteDatabase(db);
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work, work);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  override all<T>(sql: string, params?: Params): Promise<T[]> {
+    return this.#serial(() => super.all<T>(sql, params));
+  }
+
+  override get<T>(sql: string, params?: Params): Promise<T | undefined> {
+    return this.#serial(() => super.get<T>(sql, params));
+  }
+
+  override run(sql: string, params?: Params): Promise<RunResult> {
+    return this.#serial(() => super.run(sql, params));
+  }
+
+  transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await body(new SqliteExecutor(this.db));
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  exec(script: string): Promise<void> {
+    return this.#serial(async () => void this.db.exec(script));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue;
+    this.db.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,155 @@
+// The verifier as a library: `Verifier.open()` connects the store (SQLite file or PostgreSQL URL),
+// brings the schema up to date and starts mail delivery; its parts do the work. The HTTP server
+// (http/) and the CLI are thin layers over this.
+import { ApiKeys } from './access/api-keys.js';
+import { AccountAdmin } from './accounts/admin.js';
+import { Authenticator, type LoginRequest, type LoginResult } from './accounts/authenticator.js';
+import { Organisation } from './accounts/organisation.js';
+import { OWASP_ARGON2ID, PasswordHasher, type Argon2Cost } from './accounts/passwords.js';
+import { DEFAULT_TOKEN_LENGTH, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './accounts/security-token.js';
+import { SelfService } from './accounts/self-service.js';
+import type { IpLimitPolicy, VerifierContext } from './context.js';
+import { MailDelivery } from './mail/delivery.js';
+import { createMailSender, type MailTransportConfig } from './mail/transport.js';
+import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
+import type { ServerSecret } from './server-secret.js';
+import { queryAudit, type AuditQuery, type AuditRecord } from './store/audit.js';
+import type { Database } from './store/database.js';
+import { StoreMailQueue } from './store/mail-outbox.js';
+import { migrate } from './store/migrations.js';
+import { PostgresDatabase } from './store/postgres.js';
+import { SqliteDatabase } from './store/sqlite.js';
+
+export interface VerifierOptions {
+  /** A SQLite file path (the embedded default), or a `postgres://` URL shared by several instances. */
+  readonly database: string;
+  /** Keys the token hashes and seals queued mails; kept outside the database. */
+  readonly secret: ServerSecret;
+  readonly mail: { readonly from: string; readonly transport: MailTransportConfig; readonly pollMs?: number; readonly retryBaseMs?: number };
+  /** Characters per security token, fixed per deployment (default 24). */
+  readonly tokenLength?: number;
+  readonly argon2?: Argon2Cost;
+  readonly lockout?: Partial<LockoutPolicy>;
+  readonly ipLimit?: Partial<IpLimitPolicy>;
+  /** After this many days a token's owner is reminded to reset it (default 365). */
+  readonly tokenMaxAgeDays?: number;
+  /** Mail delivery failures (SMTP error lines; never a secret). */
+  readonly onMailError?: (error: Error) => void;
+  /** The clock, for tests. */
+  readonly now?: () => number;
+}
+
+export const DEFAULT_IP_LIMIT: IpLimitPolicy = { failures: 50, windowMs: 15 * 60_000 };
+
+function openDatabase(location: string): Database {
+  return /^postgres(ql)?:\/\//.test(location) ? PostgresDatabase.open(location) : SqliteDatabase.open(location);
+}
+
+export class Verifier implements AsyncDisposable {
+  readonly admin: AccountAdmin;
+  readonly selfService: SelfService;
+  readonly organisation: Organisation;
+  readonly apiKeys: ApiKeys;
+  readonly #authenticator: Authenticator;
+  readonly #ctx: VerifierContext;
+  readonly #mailQueue: StoreMailQueue;
+  #closed = false;
+
+  private constructor(ctx: VerifierContext, mailQueue: StoreMailQueue) {
+    this.#ctx = ctx;
+    this.#mailQueue = mailQueue;
+    this.#authenticator = new Authenticator(ctx);
+    this.admin = new AccountAdmin(ctx);
+    this.selfService = new SelfService(ctx, this.#authenticator);
+    this.organisation = new Organisation(ctx);
+    this.apiKeys = new ApiKeys(ctx);
+  }
+
+  static async open(options: VerifierOptions): Promise<Verifier> {
+    const tokenLength = options.tokenLength ?? DEFAULT_TOKEN_LENGTH;
+    if (!Number.isInteger(tokenLength) || tokenLength < MIN_TOKEN_LENGTH || tokenLength > MAX_TOKEN_LENGTH) {
+      throw new RangeError(`tokenLength must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
+    }
+    const lockout = checkLockoutPolicy({ ...DEFAULT_LOCKOUT, ...options.lockout });
+    const hasher = new PasswordHasher(options.argon2 ?? OWASP_ARGON2ID);
+    const db = openDatabase(options.database);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    const queue = new StoreMailQueue(db);
+    const delivery = new MailDelivery({
+      queue,
+      sender: createMailSender(options.mail.transport),
+      secret: options.secret,
+      from: options.mail.from,
+      ...(options.mail.pollMs === undefined ? {} : { pollMs: options.mail.pollMs }),
+      ...(options.mail.retryBaseMs === undefined ? {} : { retryBaseMs: options.mail.retryBaseMs }),
+      ...(options.onMailError ? { onError: options.onMailError } : {}),
+      now: options.now ?? Date.now,
+    });
+    const ctx: VerifierContext = {
+      db,
+      secret: options.secret,
+      hasher,
+      lockout,
+      ipLimit: { ...DEFAULT_IP_LIMIT, ...options.ipLimit },
+      tokenLength,
+      tokenMaxAgeMs: (options.tokenMaxAgeDays ?? 365) * 86_400_000,
+      delivery,
+      now: options.now ?? Date.now,
+    };
+    delivery.kick();
+    return new Verifier(ctx, queue);
+  }
+
+  get tokenLength(): number {
+    return this.#ctx.tokenLength;
+  }
+
+  get lockoutPolicy(): LockoutPolicy {
+    return this.#ctx.lockout;
+  }
+
+  /** Counters for monitoring: argon2id verifications so far (real and dummy). */
+  stats(): { passwordVerifications: number } {
+    return { passwordVerifications: this.#ctx.hasher.verifications };
+  }
+
+  /** Throws InvalidCredentialsError (one message for every reason) or RateLimitedError. */
+  login(request: LoginRequest): Promise<LoginResult> {
+    return this.#authenticator.login(request);
+  }
+
+  audit(query?: AuditQuery): Promise<AuditRecord[]> {
+    return queryAudit(this.#ctx.db, query);
+  }
+
+  /** Delivers what is due now and resolves when done (mails due later stay queued). */
+  async deliverMail(): Promise<void> {
+    this.#ctx.delivery.kick();
+    await this.#ctx.delivery.idle();
+  }
+
+  pendingMail(): Promise<number> {
+    return this.#mailQueue.pending();
+  }
+
+  /** A round trip to the store, for health checks. */
+  async ping(): Promise<void> {
+    await this.#ctx.db.get('SELECT 1 AS one');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#ctx.delivery.close();
+    await this.#ctx.db.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,69 @@
+// The verifier's tests run on both stores: SQLite (a fresh file per test) and a real PostgreSQL
+// server started for the file (a fresh database per test). Mail goes to a real SMTP peer.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { startPostgres, type PostgresServer } from '../../native-fixtures/postgres/server.js';
+import { ServerSecret } from '../../src/verifier/server-secret.js';
+import { Verifier, type VerifierOptions } from '../../src/verifier/verifier.js';
+import type { SmtpPeer } from './smtp.js';
+
+export type EngineName = 'sqlite' | 'postgres';
+export const ENGINES: readonly EngineName[] = ['sqlite', 'postgres'];
+
+export interface StoreEngines {
+  /** A new, empty database of that engine: a file path or a postgres:// URL. */
+  newDatabase(engine: EngineName): Promise<string>;
+}
+
+export function useStoreEngines(): StoreEngines {
+  let server: PostgresServer | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'tokengate-verifier-'));
+  let n = 0;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    async newDatabase(engine) {
+      n++;
+      if (engine === 'sqlite') return join(dir, `verifier-${n}.sqlite`);
+      if (!server) throw new Error('PostgreSQL not started');
+      const name = `verifier_${process.pid}_${n}`;
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await client.end();
+      }
+      return server.url.replace(/\/[^/]*$/, `/${name}`);
+    },
+  };
+}
+
+export function testVerifierOptions(database: string, smtp: SmtpPeer, overrides: Partial<VerifierOptions> = {}): VerifierOptions {
+  return {
+    database,
+    secret: ServerSecret.generate(),
+    mail: { from: 'verifier@example.test', transport: { kind: 'smtp', host: '127.0.0.1', port: smtp.port }, retryBaseMs: 50, pollMs: 100 },
+    ...overrides,
+  };
+}
+
+/** The security token in a mail sent by the verifier (24 characters unless told otherwise). */
+export function tokenIn(text: string, name?: string): string {
+  const pattern = name ? new RegExp(`Security token "${name}": ([A-Za-z0-9]+)`) : /Security token(?: "[^"]+")?: ([A-Za-z0-9]+)/;
+  const match = pattern.exec(text);
+  if (!match) throw new Error('no security token in the mail');
+  return match[1]!;
+}
+
+export async function openVerifier(database: string, smtp: SmtpPeer, overrides: Partial<VerifierOptions> = {}): Promise<Verifier> {
+  return Verifier.open(testVerifierOptions(database, smtp, overrides));
+}
