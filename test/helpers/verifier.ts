@@ -18,12 +18,13 @@ export interface StoreEngines {
   newDatabase(engine: EngineName): Promise<string>;
 }
 
-export function useStoreEngines(): StoreEngines {
+/** Registers the file's set-up: PostgreSQL is started only when `engines` includes it. */
+export function useStoreEngines(engines: readonly EngineName[] = ENGINES): StoreEngines {
   let server: PostgresServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tokengate-verifier-'));
   let n = 0;
   beforeAll(async () => {
-    server = await startPostgres();
+    if (engines.includes('postgres')) server = await startPostgres();
   }, 90_000);
   afterAll(async () => {
     await server?.stop();

@@ -1,0 +1,37 @@
+// Every failure as `{ error: { code, message } }` with a 4xx status: our typed errors, schema
+// validation, malformed or oversized bodies. A 500 says only "internal error" and is logged
+// without the request body (which may hold a password).
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimitedError, VerifierError } from '../errors.js';
+
+interface Mapped {
+  status: number;
+  code: string;
+  message: string;
+}
+
+const FASTIFY_CODES: Record<string, Omit<Mapped, 'message'>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'ERR_BODY_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'ERR_BAD_JSON' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'ERR_BAD_JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'ERR_BAD_REQUEST' },
+};
+
+function map(error: FastifyError | Error): Mapped {
+  if (error instanceof VerifierError) return { status: error.status, code: error.code, message: error.message };
+  const fastify = error as FastifyError;
+  if (fastify.validation) return { status: 400, code: 'ERR_INVALID_INPUT', message: `${fastify.validationContext ?? 'request'}${fastify.validation[0]?.instancePath ?? ''} ${fastify.validation[0]?.message ?? 'is invalid'}` };
+  const known = fastify.code ? FASTIFY_CODES[fastify.code] : undefined;
+  if (known) return { ...known, message: fastify.message };
+  if (fastify.code === 'ERR_BAD_JSON' || fastify.code === 'ERR_NOT_UTF8') return { status: 400, code: fastify.code, message: fastify.message };
+  if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) return { status: fastify.statusCode, code: 'ERR_BAD_REQUEST', message: fastify.message };
+  return { status: 500, code: 'ERR_INTERNAL', message: 'internal error' };
+}
+
+export function replyWithError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const mapped = map(error);
+  if (mapped.status >= 500) request.log.error({ err: { type: error.name, message: error.message } }, 'request failed');
+  if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
+}
