@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `tokengate` executable: runs a command, prints one line per error (with its code) and
 // exits with a code a script can branch on. `--debug` adds the stack.
-import { TokengateError } from '../index.js';
+import { TokengateError, VerifierError } from '../index.js';
 import { EXIT, run } from './run.js';
 
 run(process.argv.slice(2)).then(
@@ -9,7 +9,7 @@ run(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const code = err instanceof TokengateError ? ` [${err.code}]` : '';
+    const code = err instanceof TokengateError || err instanceof VerifierError ? ` [${err.code}]` : '';
     console.error(`tokengate: ${err instanceof Error ? err.message : String(err)}${code}`);
     if (process.argv.includes('--debug') && err instanceof Error) console.error(err.stack);
     // parseArgs reports an unknown or malformed option as a TypeError.

@@ -3,6 +3,7 @@
 // `--json` on every listing, and exit codes a script can branch on.
 import { parseArgs } from 'node:util';
 import { discoverModules, Pkcs11Module, type TokenInfo } from '../index.js';
+import { runVerifier } from './verifier/commands.js';
 
 export const EXIT = { ok: 0, usage: 2, failure: 1 } as const;
 
@@ -12,6 +13,8 @@ commands:
   modules                 PKCS#11 modules found on this machine (p11-kit registry, usual paths)
   tokens [--module PATH]  tokens present: label, serial, model, PIN status
                           (default module: the first discovered one that has tokens)
+  verifier …              the companion verifier: serve, users, IP ranges, API keys, audit
+                          (tokengate verifier --help)
 
 options:
   --json                  machine-readable output
@@ -41,6 +44,7 @@ function print(json: boolean, rows: Array<Record<string, unknown>>, data: unknow
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'verifier') return runVerifier(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
