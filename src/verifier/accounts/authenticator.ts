@@ -114,13 +114,18 @@ export class Authenticator {
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - now) / 1000)));
     }
     const verdict = await this.#decide(request, verify, now);
+    // The outcome and its audit entry in one transaction: one commit (one fsync) per outcome.
     if (!verdict.ok) {
-      await countIpFailure(ctx.db, request.clientIp, ctx.ipLimit.windowMs, now);
-      await appendAudit(ctx.db, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'failure', reason: verdict.reason }, now);
+      await ctx.db.transaction(async (tx) => {
+        await countIpFailure(tx, request.clientIp, ctx.ipLimit.windowMs, now);
+        await appendAudit(tx, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'failure', reason: verdict.reason }, now);
+      });
       throw new InvalidCredentialsError();
     }
-    await settleSuccess(ctx.db, verdict.user);
-    await appendAudit(ctx.db, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
+    await ctx.db.transaction(async (tx) => {
+      await settleSuccess(tx, verdict.user);
+      await appendAudit(tx, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
+    });
     return { ...verdict.user, via: verdict.via };
   }
 

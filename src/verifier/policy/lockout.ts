@@ -4,7 +4,7 @@
 // doubles with every lock; when a lock runs out the user gets ONE more attempt, counted and
 // pre-locked like the others, so the counter never clears on a timer (privacyIDEA #1578). Only a
 // correct password or an admin unlock resets it.
-import type { Database } from '../store/database.js';
+import type { Database, SqlExecutor } from '../store/database.js';
 import { findUser, updateUser, type UserRow } from '../store/users.js';
 
 export interface LockoutPolicy {
@@ -50,6 +50,6 @@ export function reserveAttempt(db: Database, username: string, policy: LockoutPo
 }
 
 /** The attempt was right: the count and any lock are gone. */
-export async function settleSuccess(db: Database, user: UserRow): Promise<void> {
+export async function settleSuccess(db: SqlExecutor, user: UserRow): Promise<void> {
   await updateUser(db, user.id, { failed_logins: 0, lockouts: 0, locked_until: null });
 }

@@ -59,7 +59,7 @@ export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promi
   if (query.action !== undefined) where.push('action = ?') && params.push(query.action);
   if (query.after !== undefined) where.push('id > ?') && params.push(query.after);
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`, params);
+  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, [...params, limit]);
   return rows.map((r) => ({
     id: Number(r.id),
     at: new Date(r.at),

@@ -36,8 +36,8 @@ export class StoreMailQueue implements MailQueue {
       const rows = await tx.all<OutboxRow>(
         `SELECT id, to_address, subject, sealed_body, attempts FROM mail_outbox
          WHERE sent_at IS NULL AND due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-         ORDER BY due_at LIMIT ${Math.max(1, Math.floor(limit))}${skipLocked}`,
-        [at, at],
+         ORDER BY due_at LIMIT ?${skipLocked}`,
+        [at, at, Math.max(1, Math.floor(limit))],
       );
       for (const row of rows) await tx.run('UPDATE mail_outbox SET lease_until = ? WHERE id = ?', [at + leaseMs, row.id]);
       return rows.map((r) => ({ id: r.id, to: r.to_address, subject: r.subject, sealedBody: r.sealed_body ?? new Uint8Array(), attempts: r.attempts }));

@@ -3,16 +3,24 @@
 // SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 
 type Params = readonly SqlValue[];
 
+// Compiled once per SQL text and connection: preparing costs more than running most of our
+// statements. The texts are the code's own (a fixed set), so a cache stays small.
+const statementCaches = new WeakMap<BetterSqlite3.Database, Map<string, Statement>>();
+
 class SqliteExecutor implements SqlExecutor {
   constructor(protected readonly db: BetterSqlite3.Database) {}
 
-  #statement(sql: string): BetterSqlite3.Statement {
-    return this.db.prepare(sql);
+  #statement(sql: string): Statement {
+    let cache = statementCaches.get(this.db);
+    if (!cache) statementCaches.set(this.db, (cache = new Map()));
+    let statement = cache.get(sql);
+    if (!statement) cache.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   async all<T>(sql: string, params: Params = []): Promise<T[]> {
