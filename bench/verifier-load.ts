@@ -1,15 +1,17 @@
 // The load generator for bench/verifier.ts, in its own process so it does not share the
 // server's event loop: CONCURRENCY callers log in over HTTP for the given time, then it prints
-// one JSON line { ok, errors, ms, latencies_ms_p99, cpu_ms }. node:http with keep-alive: the
+// one JSON line { ok, errors, ms, latencies_ms_p99, cpu_ms }. Arguments: URL, a JSON array of
+// request bodies, seconds, callers. node:http with keep-alive: the
 // client's own CPU comes out of the same two cores the server hashes on, so it is kept lean.
 import { Agent, request } from 'node:http';
 
-const [url, body, seconds, concurrency] = process.argv.slice(2) as [string, string, string, string];
+const [url, bodiesJson, seconds, concurrency] = process.argv.slice(2) as [string, string, string, string];
+// Caller i logs in as user i (modulo the users given).
+const payloads = (JSON.parse(bodiesJson) as string[]).map((b) => Buffer.from(b));
 const target = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: Number(concurrency) });
-const payload = Buffer.from(body);
 
-function login(): Promise<number> {
+function login(payload: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
@@ -31,11 +33,12 @@ let ok = 0;
 let errors = 0;
 const latencies: number[] = [];
 await Promise.all(
-  Array.from({ length: Number(concurrency) }, async () => {
+  Array.from({ length: Number(concurrency) }, async (_, caller) => {
+    const payload = payloads[caller % payloads.length]!;
     while (Date.now() < until) {
       const t = performance.now();
       try {
-        if ((await login()) === 200) ok++;
+        if ((await login(payload)) === 200) ok++;
         else errors++;
       } catch {
         errors++;

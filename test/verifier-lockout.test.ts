@@ -79,6 +79,33 @@ describe.each(ENGINES)('lockout on %s', (engine) => {
     expect(await verifier.admin.get(username)).toMatchObject({ failedLogins: 0, locked: false });
   });
 
+  it('parallel correct logins of one user are never mistaken for failures', async () => {
+    const { username, token } = await setUp();
+    const results = await Promise.allSettled(
+      Array.from({ length: 25 }, () => verifier.login({ username, password: PASSWORD, securityToken: token, clientIp: IP })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(25);
+    expect(await verifier.admin.get(username)).toMatchObject({ failedLogins: 0, locked: false });
+  });
+
+  it('wrong and right passwords racing: never more than the threshold of failures is hashed', async () => {
+    const { username, token } = await setUp({ lockout: { threshold: 5 } });
+    const before = verifier.stats().passwordVerifications;
+    const attempts = Array.from({ length: 30 }, (_, i) =>
+      verifier.login({ username, password: i % 3 === 0 ? PASSWORD : `wrong password ${i}`, securityToken: token, clientIp: IP }).then(
+        () => 'ok',
+        () => 'refused',
+      ),
+    );
+    const outcomes = await Promise.all(attempts);
+    const wrongHashed = (await verifier.audit({ subject: username, action: 'login' })).filter((e) => e.reason === 'bad_password').length;
+    const succeeded = outcomes.filter((o) => o === 'ok').length;
+    // Each success clears the count, so failures between successes stay under the threshold.
+    expect(verifier.stats().passwordVerifications - before).toBe(wrongHashed + succeeded);
+    const user = await verifier.admin.get(username);
+    expect(user.failedLogins).toBeLessThanOrEqual(5);
+  });
+
   it('a lock that runs out allows one more try, and a wrong one locks again for twice as long', async () => {
     let now = Date.now();
     const { username, token } = await setUp({ lockout: { threshold: 3, baseMs: 60_000 }, now: () => now });

@@ -113,7 +113,7 @@ export class AccountAdmin {
       reactivate: { active: 1 },
       freeze: { frozen: 1 },
       unfreeze: { frozen: 0 },
-      unlock: { failed_logins: 0, lockouts: 0, locked_until: null },
+      unlock: { failed_logins: 0, lockouts: 0, locked_until: null, in_flight: 0, in_flight_since: null },
     }[action];
     return this.#change(actor, `user.${action}`, username, (tx, user) => updateUser(tx, user.id, fields));
   }

@@ -9,7 +9,7 @@
 import type { VerifierContext } from '../context.js';
 import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { inRanges } from '../policy/ip-ranges.js';
-import { reserveAttempt, settleSuccess } from '../policy/lockout.js';
+import { reserveAttempt, settleFailure, settleSuccess } from '../policy/lockout.js';
 import { appendAudit } from '../store/audit.js';
 import { countIpFailure, ipFailures } from '../store/ip-failures.js';
 import { trustedRanges } from '../store/ip-ranges.js';
@@ -46,6 +46,7 @@ type Failure =
   | 'frozen'
   | 'outside_login_ranges'
   | 'locked'
+  | 'busy'
   | 'bad_password'
   | 'token_missing'
   | 'bad_token';
@@ -113,17 +114,18 @@ export class Authenticator {
       await appendAudit(ctx.db, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - now) / 1000)));
     }
-    const verdict = await this.#decide(request, verify, now);
+    const verdict = await this.#decide(request, verify);
     // The outcome and its audit entry in one transaction: one commit (one fsync) per outcome.
     if (!verdict.ok) {
       await ctx.db.transaction(async (tx) => {
+        if (verdict.counted) await settleFailure(tx, ctx.db.forUpdate, verdict.counted, ctx.lockout, ctx.now());
         await countIpFailure(tx, request.clientIp, ctx.ipLimit.windowMs, now);
         await appendAudit(tx, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'failure', reason: verdict.reason }, now);
       });
       throw new InvalidCredentialsError();
     }
     await ctx.db.transaction(async (tx) => {
-      await settleSuccess(tx, verdict.user);
+      await settleSuccess(tx, ctx.db.forUpdate, verdict.user.id);
       await appendAudit(tx, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
     });
     return { ...verdict.user, via: verdict.via };
@@ -132,8 +134,7 @@ export class Authenticator {
   async #decide(
     request: { username: string; password: string; clientIp: string },
     verify: (user: UserRow, trusted: boolean) => Promise<Verdict>,
-    now: number,
-  ): Promise<{ ok: true; user: UserRow; via: Via } | { ok: false; reason: Failure }> {
+  ): Promise<{ ok: true; user: UserRow; via: Via } | { ok: false; reason: Failure; counted?: string }> {
     const { ctx } = this;
     const user = await findUser(ctx.db, request.username);
     const refusal: Failure | undefined = !user
@@ -149,11 +150,19 @@ export class Authenticator {
       await ctx.hasher.verifyDummy(request.password);
       return { ok: false, reason: refusal ?? 'unknown_user' };
     }
-    const reservation = await reserveAttempt(ctx.db, request.username, ctx.lockout, now);
+    const reservation = await reserveAttempt(ctx.db, request.username, ctx.lockout, ctx.now);
     if (reservation.kind === 'unknown') return { ok: false, reason: 'unknown_user' };
     if (reservation.kind === 'locked') return { ok: false, reason: 'locked' };
-    const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db)).map((r) => r.cidr));
-    const verdict = await verify(reservation.user, trusted);
-    return verdict.ok ? { ok: true, user: reservation.user, via: verdict.via } : verdict;
+    if (reservation.kind === 'busy') return { ok: false, reason: 'busy' };
+    let verdict: Verdict;
+    try {
+      const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db)).map((r) => r.cidr));
+      verdict = await verify(reservation.user, trusted);
+    } catch (err) {
+      // The slot was taken for a check that never finished: it counts as a failure.
+      await ctx.db.transaction((tx) => settleFailure(tx, ctx.db.forUpdate, reservation.user.id, ctx.lockout, ctx.now()));
+      throw err;
+    }
+    return verdict.ok ? { ok: true, user: reservation.user, via: verdict.via } : { ...verdict, counted: reservation.user.id };
   }
 }

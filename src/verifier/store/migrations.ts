@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
      created_at {bigint} NOT NULL
    );
    CREATE INDEX mail_outbox_due ON mail_outbox (sent_at, due_at);`,
+  // Attempts in flight are counted apart from settled failures (policy/lockout.ts).
+  `ALTER TABLE users ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN in_flight_since {bigint};`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,6 +12,9 @@ export interface UserRow {
   readonly failed_logins: number;
   readonly lockouts: number;
   readonly locked_until: number | null;
+  /** Attempts that hold a slot and have not settled yet (policy/lockout.ts). */
+  readonly in_flight: number;
+  readonly in_flight_since: number | null;
   readonly password_changed_at: number;
   readonly created_at: number;
 }
@@ -47,7 +50,18 @@ export function listUsers(db: SqlExecutor): Promise<UserRow[]> {
   return db.all<UserRow>('SELECT * FROM users ORDER BY username');
 }
 
-type UserField = 'email' | 'password_hash' | 'active' | 'frozen' | 'login_ip_ranges' | 'failed_logins' | 'lockouts' | 'locked_until' | 'password_changed_at';
+type UserField =
+  | 'email'
+  | 'password_hash'
+  | 'active'
+  | 'frozen'
+  | 'login_ip_ranges'
+  | 'failed_logins'
+  | 'lockouts'
+  | 'locked_until'
+  | 'in_flight'
+  | 'in_flight_since'
+  | 'password_changed_at';
 
 export async function updateUser(db: SqlExecutor, id: string, fields: Partial<Record<UserField, string | number | null>>): Promise<void> {
   const names = Object.keys(fields) as UserField[];
