@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidCredentialsError, NoSecurityTokenError } from '../src/verifier/errors.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { ENGINES, openVerifier, tokenIn, useStoreEngines } from './helpers/verifier.js';
+import { ServerSecret } from '../src/verifier/server-secret.js';
+import { ENGINES, openVerifier, secretOf, tokenIn, useStoreEngines } from './helpers/verifier.js';
 
 const OUTSIDE = '203.0.113.7';
 const OFFICE = '198.51.100.20';
@@ -183,6 +184,26 @@ describe.each(ENGINES)('security tokens on %s', (engine) => {
     const fresh = tokenIn((await smtp.nextMail(email)).text);
     await expect(verifier.login({ username, password: PASSWORD, securityToken: fresh, clientIp: OUTSIDE })).resolves.toBeTruthy();
     expect(await verifier.pendingMail()).toBe(0);
+  });
+
+  it('a token mail queued before a stop is delivered by the next start, sealed meanwhile', async () => {
+    const { username, email } = await setUp();
+    smtp.refusing = true;
+    try {
+      await verifier.selfService.resetSecurityToken({ username, password: PASSWORD, clientIp: OUTSIDE });
+      await verifier.deliverMail();
+    } finally {
+      await verifier.close();
+      smtp.refusing = false;
+    }
+    // The queued body is sealed: the store alone does not reveal the token.
+    verifier = await openVerifier(database, smtp, { secret: ServerSecret.generate() });
+    await verifier.deliverMail();
+    expect(await verifier.pendingMail()).toBe(1);
+    await verifier.close();
+    verifier = await openVerifier(database, smtp, { secret: secretOf(database) });
+    const fresh = tokenIn((await smtp.nextMail(email)).text);
+    await expect(verifier.login({ username, password: PASSWORD, securityToken: fresh, clientIp: OUTSIDE })).resolves.toBeTruthy();
   });
 
   it('never stores a token or password in clear', async () => {

@@ -48,10 +48,19 @@ export function useStoreEngines(engines: readonly EngineName[] = ENGINES): Store
   };
 }
 
+const secrets = new Map<string, ServerSecret>();
+
+/** One server secret per database, so a verifier reopened on it reads what the last one sealed. */
+export function secretOf(database: string): ServerSecret {
+  let secret = secrets.get(database);
+  if (!secret) secrets.set(database, (secret = ServerSecret.generate()));
+  return secret;
+}
+
 export function testVerifierOptions(database: string, smtp: SmtpPeer, overrides: Partial<VerifierOptions> = {}): VerifierOptions {
   return {
     database,
-    secret: ServerSecret.generate(),
+    secret: secretOf(database),
     mail: { from: 'verifier@example.test', transport: { kind: 'smtp', host: '127.0.0.1', port: smtp.port }, retryBaseMs: 50, pollMs: 100 },
     ...overrides,
   };
