@@ -118,14 +118,14 @@ export class Authenticator {
     // The outcome and its audit entry in one transaction: one commit (one fsync) per outcome.
     if (!verdict.ok) {
       await ctx.db.transaction(async (tx) => {
-        if (verdict.counted) await settleFailure(tx, ctx.db.forUpdate, verdict.counted, ctx.lockout, ctx.now());
+        if (verdict.counted) await settleFailure(tx, ctx.db.forUpdate, 'users', verdict.counted, ctx.lockout, ctx.now());
         await countIpFailure(tx, request.clientIp, ctx.ipLimit.windowMs, now);
         await appendAudit(tx, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'failure', reason: verdict.reason }, now);
       });
       throw new InvalidCredentialsError();
     }
     await ctx.db.transaction(async (tx) => {
-      await settleSuccess(tx, ctx.db.forUpdate, verdict.user.id);
+      await settleSuccess(tx, ctx.db.forUpdate, 'users', verdict.user.id);
       await appendAudit(tx, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
     });
     return { ...verdict.user, via: verdict.via };
@@ -150,19 +150,19 @@ export class Authenticator {
       await ctx.hasher.verifyDummy(request.password);
       return { ok: false, reason: refusal ?? 'unknown_user' };
     }
-    const reservation = await reserveAttempt(ctx.db, request.username, ctx.lockout, ctx.now);
+    const reservation = await reserveAttempt<UserRow>(ctx.db, 'users', user.id, ctx.lockout, ctx.now);
     if (reservation.kind === 'unknown') return { ok: false, reason: 'unknown_user' };
     if (reservation.kind === 'locked') return { ok: false, reason: 'locked' };
     if (reservation.kind === 'busy') return { ok: false, reason: 'busy' };
     let verdict: Verdict;
     try {
       const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db)).map((r) => r.cidr));
-      verdict = await verify(reservation.user, trusted);
+      verdict = await verify(reservation.row, trusted);
     } catch (err) {
       // The slot was taken for a check that never finished: it counts as a failure.
-      await ctx.db.transaction((tx) => settleFailure(tx, ctx.db.forUpdate, reservation.user.id, ctx.lockout, ctx.now()));
+      await ctx.db.transaction((tx) => settleFailure(tx, ctx.db.forUpdate, 'users', reservation.row.id, ctx.lockout, ctx.now()));
       throw err;
     }
-    return verdict.ok ? { ok: true, user: reservation.user, via: verdict.via } : { ...verdict, counted: reservation.user.id };
+    return verdict.ok ? { ok: true, user: reservation.row, via: verdict.via } : { ...verdict, counted: reservation.row.id };
   }
 }

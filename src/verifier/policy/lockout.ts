@@ -9,7 +9,6 @@
 // again: the counter never clears on a timer (privacyIDEA #1578). Only a correct password or an
 // admin unlock resets it.
 import type { Database, SqlExecutor } from '../store/database.js';
-import { findUser, updateUser, type UserRow } from '../store/users.js';
 
 export interface LockoutPolicy {
   /** Consecutive failures that lock the account; 1..100 (NIST SP 800-63B's ceiling). */
@@ -36,48 +35,70 @@ export function lockDuration(policy: LockoutPolicy, previousLocks: number): numb
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(previousLocks, 30));
 }
 
-export function isLocked(user: UserRow, now: number): boolean {
-  return user.locked_until !== null && user.locked_until > now;
+/** The tables whose rows carry a failure counter: users (passwords) and token credentials (signatures). */
+export type CountedTable = 'users' | 'token_credentials';
+
+interface CounterRow {
+  readonly id: string;
+  readonly failed_logins: number;
+  readonly lockouts: number;
+  readonly locked_until: number | null;
+  readonly in_flight: number;
+  readonly in_flight_since: number | null;
 }
 
-export type Reservation = { kind: 'unknown' } | { kind: 'locked'; user: UserRow } | { kind: 'busy' } | { kind: 'counted'; user: UserRow };
+export function isLocked(row: Pick<CounterRow, 'locked_until'>, now: number): boolean {
+  return row.locked_until !== null && row.locked_until > now;
+}
 
-async function tryReserve(db: Database, username: string, policy: LockoutPolicy, now: number): Promise<Reservation> {
+export type Reservation<Row> = { kind: 'unknown' } | { kind: 'locked'; row: Row } | { kind: 'busy' } | { kind: 'counted'; row: Row };
+
+async function setCounter(db: SqlExecutor, table: CountedTable, id: string, fields: Partial<Record<Exclude<keyof CounterRow, 'id'>, number | null>>): Promise<void> {
+  const names = Object.keys(fields) as Array<keyof typeof fields>;
+  await db.run(`UPDATE ${table} SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ?`, [...names.map((n) => fields[n] ?? null), id]);
+}
+
+async function tryReserve<Row extends CounterRow>(db: Database, table: CountedTable, id: string, policy: LockoutPolicy, now: number): Promise<Reservation<Row>> {
   return db.transaction(async (tx) => {
-    const user = await findUser(tx, username, db.forUpdate);
-    if (!user) return { kind: 'unknown' };
-    if (isLocked(user, now)) return { kind: 'locked', user };
-    const inFlight = user.in_flight_since !== null && user.in_flight_since < now - STALE_IN_FLIGHT_MS ? 0 : user.in_flight;
+    const row = await tx.get<Row>(`SELECT * FROM ${table} WHERE id = ?${db.forUpdate}`, [id]);
+    if (!row) return { kind: 'unknown' };
+    if (isLocked(row, now)) return { kind: 'locked', row };
+    const inFlight = row.in_flight_since !== null && row.in_flight_since < now - STALE_IN_FLIGHT_MS ? 0 : row.in_flight;
     // After a lock ran out, one attempt at a time; otherwise up to the failures still allowed.
-    const slots = user.failed_logins >= policy.threshold ? 1 : policy.threshold - user.failed_logins;
+    const slots = row.failed_logins >= policy.threshold ? 1 : policy.threshold - row.failed_logins;
     if (inFlight >= slots) return { kind: 'busy' };
-    await updateUser(tx, user.id, { in_flight: inFlight + 1, in_flight_since: inFlight === 0 ? now : user.in_flight_since });
-    return { kind: 'counted', user };
+    await setCounter(tx, table, id, { in_flight: inFlight + 1, in_flight_since: inFlight === 0 ? now : row.in_flight_since });
+    return { kind: 'counted', row };
   });
 }
 
-/** Takes a slot for one attempt at `username`'s password, waiting while others hold them all. */
-export async function reserveAttempt(db: Database, username: string, policy: LockoutPolicy, now: () => number): Promise<Reservation> {
+/** Takes a slot for one attempt on the row `id` of `table`, waiting while others hold them all. */
+export async function reserveAttempt<Row extends CounterRow>(db: Database, table: CountedTable, id: string, policy: LockoutPolicy, now: () => number): Promise<Reservation<Row>> {
   const deadline = Date.now() + WAIT_FOR_SLOT_MS;
   for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-    const reservation = await tryReserve(db, username, policy, now());
+    const reservation = await tryReserve<Row>(db, table, id, policy, now());
     if (reservation.kind !== 'busy' || Date.now() > deadline) return reservation;
     // Polled, not signalled: the slot may be freed by another verifier instance.
     await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
   }
 }
 
-/** The attempt was wrong: its slot becomes a failure, and the threshold locks the account. */
-export async function settleFailure(db: SqlExecutor, forUpdate: string, userId: string, policy: LockoutPolicy, now: number): Promise<void> {
-  const user = await db.get<UserRow>(`SELECT * FROM users WHERE id = ?${forUpdate}`, [userId]);
-  if (!user) return;
-  const failures = user.failed_logins + 1;
-  const lock = failures >= policy.threshold ? { lockouts: user.lockouts + 1, locked_until: now + lockDuration(policy, user.lockouts) } : {};
-  await updateUser(db, userId, { in_flight: Math.max(0, user.in_flight - 1), failed_logins: failures, ...lock });
+/** The attempt was wrong: its slot becomes a failure, and the threshold locks the row. */
+export async function settleFailure(db: SqlExecutor, forUpdate: string, table: CountedTable, id: string, policy: LockoutPolicy, now: number): Promise<void> {
+  const row = await db.get<CounterRow>(`SELECT * FROM ${table} WHERE id = ?${forUpdate}`, [id]);
+  if (!row) return;
+  const failures = row.failed_logins + 1;
+  const lock = failures >= policy.threshold ? { lockouts: row.lockouts + 1, locked_until: now + lockDuration(policy, row.lockouts) } : {};
+  await setCounter(db, table, id, { in_flight: Math.max(0, row.in_flight - 1), failed_logins: failures, ...lock });
 }
 
 /** The attempt was right: its slot, the count and any lock are gone. */
-export async function settleSuccess(db: SqlExecutor, forUpdate: string, userId: string): Promise<void> {
-  const user = await db.get<UserRow>(`SELECT in_flight FROM users WHERE id = ?${forUpdate}`, [userId]);
-  await updateUser(db, userId, { in_flight: Math.max(0, (user?.in_flight ?? 1) - 1), failed_logins: 0, lockouts: 0, locked_until: null });
+export async function settleSuccess(db: SqlExecutor, forUpdate: string, table: CountedTable, id: string): Promise<void> {
+  const row = await db.get<CounterRow>(`SELECT in_flight FROM ${table} WHERE id = ?${forUpdate}`, [id]);
+  await setCounter(db, table, id, { in_flight: Math.max(0, (row?.in_flight ?? 1) - 1), failed_logins: 0, lockouts: 0, locked_until: null });
+}
+
+/** An admin's unlock: the count, the lock and any stuck slots are cleared. */
+export async function clearCounter(db: SqlExecutor, table: CountedTable, id: string): Promise<void> {
+  await setCounter(db, table, id, { failed_logins: 0, lockouts: 0, locked_until: null, in_flight: 0, in_flight_since: null });
 }

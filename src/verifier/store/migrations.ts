@@ -72,6 +72,59 @@ const MIGRATIONS: readonly string[] = [
   // Attempts in flight are counted apart from settled failures (policy/lockout.ts).
   `ALTER TABLE users ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE users ADD COLUMN in_flight_since {bigint};`,
+  // Hardware-token credentials, their challenges, temporary replacement passwords, and the
+  // challenge-response policy per user and per client range.
+  `CREATE TABLE token_credentials (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     label TEXT NOT NULL,
+     serial TEXT UNIQUE,
+     fingerprint TEXT NOT NULL UNIQUE,
+     spki {blob} NOT NULL,
+     certificate {blob},
+     key_type TEXT NOT NULL,
+     algorithms TEXT NOT NULL,
+     not_after {bigint},
+     status TEXT NOT NULL,
+     status_reason TEXT NOT NULL,
+     status_changed_at {bigint} NOT NULL,
+     failed_logins INTEGER NOT NULL DEFAULT 0,
+     lockouts INTEGER NOT NULL DEFAULT 0,
+     locked_until {bigint},
+     in_flight INTEGER NOT NULL DEFAULT 0,
+     in_flight_since {bigint},
+     created_at {bigint} NOT NULL
+   );
+   CREATE INDEX token_credentials_user ON token_credentials (user_id);
+   CREATE TABLE challenges (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     credential_id TEXT NOT NULL REFERENCES token_credentials(id) ON DELETE CASCADE,
+     purpose TEXT NOT NULL,
+     challenge TEXT NOT NULL,
+     expires_at {bigint} NOT NULL,
+     consumed_at {bigint},
+     created_at {bigint} NOT NULL
+   );
+   CREATE INDEX challenges_credential ON challenges (credential_id, consumed_at);
+   CREATE TABLE temporary_passwords (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     password_hash TEXT NOT NULL,
+     expires_at {bigint} NOT NULL,
+     created_at {bigint} NOT NULL
+   );
+   CREATE TABLE challenge_policy_ranges (
+     cidr TEXT PRIMARY KEY,
+     policy TEXT NOT NULL,
+     created_at {bigint} NOT NULL
+   );
+   CREATE TABLE blocklist_version (
+     id INTEGER PRIMARY KEY,
+     version {bigint} NOT NULL
+   );
+   INSERT INTO blocklist_version (id, version) VALUES (1, 0);
+   ALTER TABLE users ADD COLUMN challenge_policy TEXT NOT NULL DEFAULT 'password+token';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
