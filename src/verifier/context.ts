@@ -1,6 +1,7 @@
 // What the verifier's operations share: the store, the server secret, the hasher, the policies
 // and the mail queue. Built once by `Verifier.open`; internal.
 import type { PasswordHasher } from './accounts/passwords.js';
+import type { CertificatePolicy } from './credentials/certificate-policy.js';
 import type { MailDelivery } from './mail/delivery.js';
 import type { MailContent } from './mail/messages.js';
 import { sealMailBody } from './mail/seal.js';
@@ -25,6 +26,10 @@ export interface VerifierContext {
   readonly tokenMaxAgeMs: number;
   readonly delivery: MailDelivery;
   readonly now: () => number;
+  /** Names this verifier in every challenge message, so a signature for another is useless here. */
+  readonly verifierId: string;
+  readonly certificatePolicy: CertificatePolicy;
+  readonly challengeTtlMs: number;
 }
 
 /** Queues a mail inside the caller's transaction, its body sealed. */

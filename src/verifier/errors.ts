@@ -10,7 +10,11 @@ export type VerifierErrorCode =
   | 'ERR_NO_SECURITY_TOKEN'
   | 'ERR_SECURITY_TOKEN_NOT_FOUND'
   | 'ERR_UNAUTHORIZED'
-  | 'ERR_FORBIDDEN';
+  | 'ERR_FORBIDDEN'
+  | 'ERR_CREDENTIAL_REFUSED'
+  | 'ERR_CREDENTIAL_EXISTS'
+  | 'ERR_CREDENTIAL_NOT_FOUND'
+  | 'ERR_CREDENTIAL_STATE';
 
 export abstract class VerifierError extends Error {
   abstract readonly code: VerifierErrorCode;
@@ -79,4 +83,33 @@ export class UnauthorizedError extends VerifierError {
 export class ForbiddenError extends VerifierError {
   readonly code = 'ERR_FORBIDDEN';
   readonly status = 403;
+}
+
+/** A certificate or key that fails the enrollment checks; `reason` is the audit reason code. */
+export class CredentialRefusedError extends VerifierError {
+  readonly code = 'ERR_CREDENTIAL_REFUSED';
+  readonly status = 422;
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(`credential refused (${reason}): ${detail}`);
+  }
+}
+
+/** The token (its serial or key) is enrolled already, by this user or another. */
+export class CredentialExistsError extends VerifierError {
+  readonly code = 'ERR_CREDENTIAL_EXISTS';
+  readonly status = 409;
+}
+
+export class CredentialNotFoundError extends VerifierError {
+  readonly code = 'ERR_CREDENTIAL_NOT_FOUND';
+  readonly status = 404;
+}
+
+/** A lifecycle step the credential's state does not allow (a revoked credential stays revoked). */
+export class CredentialStateError extends VerifierError {
+  readonly code = 'ERR_CREDENTIAL_STATE';
+  readonly status = 409;
 }

@@ -13,6 +13,10 @@ import { MailDelivery } from './mail/delivery.js';
 import { createMailSender, type MailTransportConfig } from './mail/transport.js';
 import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
 import type { ServerSecret } from './server-secret.js';
+import type { CertificatePolicy } from './credentials/certificate-policy.js';
+import { ChallengeService } from './tokens/challenges.js';
+import { CredentialRegistry } from './tokens/registry.js';
+import { TemporaryPasswords } from './tokens/temporary-passwords.js';
 import { queryAudit, type AuditQuery, type AuditRecord } from './store/audit.js';
 import type { Database } from './store/database.js';
 import { StoreMailQueue } from './store/mail-outbox.js';
@@ -33,6 +37,12 @@ export interface VerifierOptions {
   readonly ipLimit?: Partial<IpLimitPolicy>;
   /** After this many days a token's owner is reminded to reset it (default 365). */
   readonly tokenMaxAgeDays?: number;
+  /** Names this verifier in challenge messages (default `tokengate-verifier`): use one per deployment. */
+  readonly verifierId?: string;
+  /** Trust anchors, intermediates and CRLs for enrolled certificates; none = no chain required. */
+  readonly certificatePolicy?: CertificatePolicy;
+  /** How long a challenge may be answered (default 60 s). */
+  readonly challengeTtlMs?: number;
   /** Mail delivery failures (SMTP error lines; never a secret). */
   readonly onMailError?: (error: Error) => void;
   /** The clock, for tests. */
@@ -50,6 +60,12 @@ export class Verifier implements AsyncDisposable {
   readonly selfService: SelfService;
   readonly organisation: Organisation;
   readonly apiKeys: ApiKeys;
+  /** Enrolled hardware tokens: enrollment, lifecycle, the blocklist. */
+  readonly credentials: CredentialRegistry;
+  /** Challenge-response logins with an enrolled token. */
+  readonly challenges: ChallengeService;
+  /** Stand-ins for a lost token while a new one is on its way. */
+  readonly temporaryPasswords: TemporaryPasswords;
   readonly #authenticator: Authenticator;
   readonly #ctx: VerifierContext;
   readonly #mailQueue: StoreMailQueue;
@@ -63,6 +79,9 @@ export class Verifier implements AsyncDisposable {
     this.selfService = new SelfService(ctx, this.#authenticator);
     this.organisation = new Organisation(ctx);
     this.apiKeys = new ApiKeys(ctx);
+    this.credentials = new CredentialRegistry(ctx);
+    this.challenges = new ChallengeService(ctx, this.#authenticator);
+    this.temporaryPasswords = new TemporaryPasswords(ctx, this.#authenticator);
   }
 
   static async open(options: VerifierOptions): Promise<Verifier> {
@@ -100,6 +119,9 @@ export class Verifier implements AsyncDisposable {
       tokenMaxAgeMs: (options.tokenMaxAgeDays ?? 365) * 86_400_000,
       delivery,
       now: options.now ?? Date.now,
+      verifierId: options.verifierId ?? 'tokengate-verifier',
+      certificatePolicy: options.certificatePolicy ?? {},
+      challengeTtlMs: options.challengeTtlMs ?? 60_000,
     };
     delivery.kick();
     return new Verifier(ctx, queue);

@@ -9,6 +9,7 @@ import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
 import { deleteToken, deleteTokensOf, tokensOf } from '../store/security-tokens.js';
 import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
+import { checkChallengePolicy } from '../tokens/policy.js';
 import { DEFAULT_TOKEN_NAME, issueTokens } from './tokens.js';
 import { checkCidrs, checkEmail, checkNewPassword, checkTokenName, checkUsername } from './validate.js';
 
@@ -150,6 +151,12 @@ export class AccountAdmin {
       if (loginIpRanges(user).length > 0) throw new NoSecurityTokenError('this user logs in from login IP ranges and has no security token');
       await issueTokens(this.ctx, tx, user, [checked], 'reset');
     });
+  }
+
+  /** `token-only` or `password+token` for this user's challenge logins (a client range's policy overrides). */
+  setChallengePolicy(actor: string, username: string, policy: string): Promise<void> {
+    const checked = checkChallengePolicy(policy);
+    return this.#change(actor, 'user.challenge-policy', username, (tx, user) => updateUser(tx, user.id, { challenge_policy: checked }));
   }
 
   revokeToken(actor: string, username: string, name: string): Promise<void> {

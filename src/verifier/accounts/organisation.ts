@@ -6,6 +6,7 @@ import { normalizeCidr } from '../policy/ip-ranges.js';
 import { appendAudit } from '../store/audit.js';
 import { addTrustedRange, removeTrustedRange, trustedRanges, type TrustedRangeRow } from '../store/ip-ranges.js';
 import { markReminded, staleTokens } from '../store/security-tokens.js';
+import { checkChallengePolicy, rangePolicies, setRangePolicy, type ChallengePolicy } from '../tokens/policy.js';
 
 export class Organisation {
   constructor(private readonly ctx: VerifierContext) {}
@@ -29,6 +30,20 @@ export class Organisation {
       const removed = await removeTrustedRange(tx, normalized);
       await appendAudit(tx, { actor, action: 'org.trusted-range.remove', subject: normalized, result: removed ? 'success' : 'failure', reason: removed ? 'ok' : 'not_found' }, this.ctx.now());
       return removed;
+    });
+  }
+
+  challengePolicyRanges(): Promise<Array<{ cidr: string; policy: ChallengePolicy }>> {
+    return rangePolicies(this.ctx.db);
+  }
+
+  /** Sets (or, with undefined, removes) the challenge-login policy for clients inside `cidr`. */
+  async setChallengePolicyRange(actor: string, cidr: string, policy: string | undefined): Promise<string> {
+    const checked = policy === undefined ? undefined : checkChallengePolicy(policy);
+    return this.ctx.db.transaction(async (tx) => {
+      const normalized = await setRangePolicy(tx, cidr, checked, this.ctx.now());
+      await appendAudit(tx, { actor, action: 'org.challenge-policy', subject: normalized, result: 'success', reason: checked ?? 'removed' }, this.ctx.now());
+      return normalized;
     });
   }
 

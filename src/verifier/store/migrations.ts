@@ -80,6 +80,7 @@ const MIGRATIONS: readonly string[] = [
      label TEXT NOT NULL,
      serial TEXT UNIQUE,
      fingerprint TEXT NOT NULL UNIQUE,
+     key_fingerprint TEXT NOT NULL UNIQUE,
      spki {blob} NOT NULL,
      certificate {blob},
      key_type TEXT NOT NULL,

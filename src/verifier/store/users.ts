@@ -15,6 +15,8 @@ export interface UserRow {
   /** Attempts that hold a slot and have not settled yet (policy/lockout.ts). */
   readonly in_flight: number;
   readonly in_flight_since: number | null;
+  /** `token-only` or `password+token` for challenge logins (tokens/policy.ts). */
+  readonly challenge_policy: string;
   readonly password_changed_at: number;
   readonly created_at: number;
 }
@@ -61,6 +63,7 @@ type UserField =
   | 'locked_until'
   | 'in_flight'
   | 'in_flight_since'
+  | 'challenge_policy'
   | 'password_changed_at';
 
 export async function updateUser(db: SqlExecutor, id: string, fields: Partial<Record<UserField, string | number | null>>): Promise<void> {

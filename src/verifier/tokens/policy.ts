@@ -1,0 +1,37 @@
+// Which factors a challenge login needs: `token-only` (the card's PIN is the second factor) or
+// `password+token`. A client range with a policy decides for addresses inside it (a kiosk
+// network, say); elsewhere the user's own policy does.
+import type { VerifierContext } from '../context.js';
+import { InvalidInputError } from '../errors.js';
+import { inRanges, normalizeCidr } from '../policy/ip-ranges.js';
+import type { SqlExecutor } from '../store/database.js';
+import type { UserRow } from '../store/users.js';
+
+export type ChallengePolicy = 'token-only' | 'password+token';
+export const CHALLENGE_POLICIES: readonly ChallengePolicy[] = ['token-only', 'password+token'];
+
+export function checkChallengePolicy(policy: string): ChallengePolicy {
+  if (!CHALLENGE_POLICIES.includes(policy as ChallengePolicy)) throw new InvalidInputError(`policy: ${CHALLENGE_POLICIES.join(' or ')}`);
+  return policy as ChallengePolicy;
+}
+
+export async function rangePolicies(db: SqlExecutor): Promise<Array<{ cidr: string; policy: ChallengePolicy }>> {
+  return db.all('SELECT cidr, policy FROM challenge_policy_ranges ORDER BY cidr');
+}
+
+export async function challengePolicyFor(ctx: VerifierContext, user: UserRow, clientIp: string): Promise<ChallengePolicy> {
+  const ranges = await rangePolicies(ctx.db);
+  // The most specific matching range wins.
+  const matching = ranges.filter((r) => inRanges(clientIp, [r.cidr])).sort((a, b) => Number(b.cidr.split('/')[1]) - Number(a.cidr.split('/')[1]));
+  if (matching[0]) return matching[0].policy;
+  return CHALLENGE_POLICIES.includes(user.challenge_policy as ChallengePolicy) ? (user.challenge_policy as ChallengePolicy) : 'password+token';
+}
+
+export async function setRangePolicy(db: SqlExecutor, cidr: string, policy: ChallengePolicy | undefined, now: number): Promise<string> {
+  const normalized = normalizeCidr(cidr);
+  if (policy === undefined) await db.run('DELETE FROM challenge_policy_ranges WHERE cidr = ?', [normalized]);
+  else {
+    await db.run('INSERT INTO challenge_policy_ranges (cidr, policy, created_at) VALUES (?, ?, ?) ON CONFLICT (cidr) DO UPDATE SET policy = excluded.policy', [normalized, policy, now]);
+  }
+  return normalized;
+}
