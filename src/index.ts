@@ -85,3 +85,21 @@ export type { AuditRecord, AuditQuery } from './verifier/store/audit.js';
 export type { MailTransportConfig } from './verifier/mail/transport.js';
 export type { LockoutPolicy } from './verifier/policy/lockout.js';
 export type { Argon2Cost } from './verifier/accounts/passwords.js';
+export { VerifierClient, signInWithToken, enrollToken } from './verifier/client.js';
+export type { VerifierClientOptions, ChallengeFromVerifier, SignInOptions, EnrollTokenOptions } from './verifier/client.js';
+export {
+  CredentialRefusedError,
+  CredentialExistsError,
+  CredentialNotFoundError,
+  CredentialStateError,
+  VerifierRefusedError,
+  VerifierUnreachableError,
+} from './verifier/errors.js';
+export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from './verifier/protocol.js';
+export type { ChallengePurpose, ChallengeMessageFields } from './verifier/protocol.js';
+export type { CredentialView, CredentialStatus, EnrollInput, LifecycleAction, Blocklist as VerifierBlocklist } from './verifier/tokens/registry.js';
+export type { CredentialSelector, IssuedChallenge, ChallengeLoginResult } from './verifier/tokens/challenges.js';
+export type { ChallengePolicy } from './verifier/tokens/policy.js';
+export type { CertificatePolicy, CertificateRefusal } from './verifier/credentials/certificate-policy.js';
+export { buildVerifierServer } from './verifier/http/server.js';
+export type { VerifierServerOptions } from './verifier/http/server.js';

@@ -14,7 +14,9 @@ export type VerifierErrorCode =
   | 'ERR_CREDENTIAL_REFUSED'
   | 'ERR_CREDENTIAL_EXISTS'
   | 'ERR_CREDENTIAL_NOT_FOUND'
-  | 'ERR_CREDENTIAL_STATE';
+  | 'ERR_CREDENTIAL_STATE'
+  | 'ERR_VERIFIER_REFUSED'
+  | 'ERR_VERIFIER_UNREACHABLE';
 
 export abstract class VerifierError extends Error {
   abstract readonly code: VerifierErrorCode;
@@ -112,4 +114,22 @@ export class CredentialNotFoundError extends VerifierError {
 export class CredentialStateError extends VerifierError {
   readonly code = 'ERR_CREDENTIAL_STATE';
   readonly status = 409;
+}
+
+/** The verifier answered a client request with an error; `remoteCode` is its code. */
+export class VerifierRefusedError extends VerifierError {
+  readonly code = 'ERR_VERIFIER_REFUSED';
+  constructor(
+    readonly status: number,
+    readonly remoteCode: string,
+    message: string,
+  ) {
+    super(`the verifier refused (${status} ${remoteCode}): ${message}`);
+  }
+}
+
+/** The verifier could not be reached (network, timeout, or not a verifier answering). */
+export class VerifierUnreachableError extends VerifierError {
+  readonly code = 'ERR_VERIFIER_UNREACHABLE';
+  readonly status = 502;
 }

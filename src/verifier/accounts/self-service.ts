@@ -31,6 +31,11 @@ export class SelfService {
     await this.#inTransaction(checked.username, 'self.password-change', request.clientIp, (tx, user) => resetPasswordIn(this.ctx, tx, user, passwordHash));
   }
 
+  /** The password alone, counted like a login, for self-service steps defined elsewhere (enrollment). */
+  async checkPassword(action: string, request: PasswordCheck): Promise<void> {
+    await this.authenticator.checkPassword(action, request);
+  }
+
   async #inTransaction(
     username: string,
     action: string,

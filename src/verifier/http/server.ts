@@ -8,6 +8,7 @@ import { registerStrictJson } from './body.js';
 import { replyWithError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { publicRoutes } from './routes/public.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export interface VerifierServerOptions {
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. None by default. */
@@ -37,6 +38,7 @@ export async function buildVerifierServer(verifier: Verifier, options: VerifierS
   });
   publicRoutes(app, verifier);
   adminRoutes(app, verifier);
+  tokenRoutes(app, verifier);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,0 +1,165 @@
+// The token side of the verifier: a small HTTP client, the blocklist fetcher kiosks poll (with
+// its ETag, so an unchanged list costs a 304), signing in with a token (challenge → the token
+// signs the canonical message → response), and enrolling a token end to end.
+import type { BlocklistEntries, BlocklistFetcher } from '../lockout/blocklist.js';
+import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
+import type { TokenKey } from '../pkcs11/objects.js';
+import type { Session } from '../pkcs11/session.js';
+import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
+import { VerifierRefusedError, VerifierUnreachableError } from './errors.js';
+import type { ChallengePurpose } from './protocol.js';
+import type { CredentialSelector } from './tokens/challenges.js';
+import type { CredentialView } from './tokens/registry.js';
+import type { GenerateKeyPairOptions } from '../pkcs11/keygen.js';
+
+export interface VerifierClientOptions {
+  /** An API key (`tgk_…`) for the admin and helpdesk routes. */
+  readonly apiKey?: string;
+  /** Per request (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface ChallengeFromVerifier {
+  readonly challengeId: string;
+  readonly message: Buffer;
+  readonly expiresAt: Date;
+  readonly passwordRequired: boolean;
+  readonly fields: { verifierId: string; purpose: ChallengePurpose; username: string; credentialId: string; challenge: string };
+}
+
+export class VerifierClient {
+  readonly #base: string;
+  readonly #options: VerifierClientOptions;
+
+  constructor(baseUrl: string, options: VerifierClientOptions = {}) {
+    this.#base = baseUrl.replace(/\/+$/, '');
+    this.#options = options;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined; headers: Headers }> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#options.apiKey ? { authorization: `Bearer ${this.#options.apiKey}` } : {}),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      throw new VerifierUnreachableError(`the verifier at ${this.#base} cannot be reached`, { cause: err });
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new VerifierUnreachableError(`${this.#base} did not answer as a verifier does (status ${response.status})`);
+    }
+    if (response.status >= 400) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new VerifierRefusedError(response.status, error?.code ?? 'ERR_UNKNOWN', error?.message ?? 'no reason given');
+    }
+    return { status: response.status, body: parsed as T | undefined, headers: response.headers };
+  }
+
+  async challenge(username: string, credential: CredentialSelector, purpose: ChallengePurpose = 'login'): Promise<ChallengeFromVerifier> {
+    const { body } = await this.request<Omit<ChallengeFromVerifier, 'message' | 'expiresAt'> & { message: string; expiresAt: string }>('POST', '/v1/challenges', { username, credential, purpose });
+    return { ...body!, message: Buffer.from(body!.message, 'base64'), expiresAt: new Date(body!.expiresAt) };
+  }
+
+  async respond(challengeId: string, answer: { username: string; purpose: ChallengePurpose; signature: Uint8Array; algorithm: SignatureAlgorithm; password?: string }): Promise<{ userId: string; username: string; credentialId: string }> {
+    const { signature, ...rest } = answer;
+    const { body } = await this.request<{ userId: string; username: string; credentialId: string }>('POST', `/v1/challenges/${encodeURIComponent(challengeId)}/response`, {
+      ...rest,
+      signature: Buffer.from(signature).toString('base64'),
+    });
+    return body!;
+  }
+
+  /**
+   * A fetcher for `Blocklist.refresh`: sends the last ETag; on 304 it returns the entries it has.
+   * `lastStatus` tells what the verifier answered last (200 or 304).
+   */
+  blocklistFetcher(): BlocklistFetcher & { readonly lastStatus: number | undefined } {
+    let etag: string | undefined;
+    let cached: BlocklistEntries | undefined;
+    const state = { lastStatus: undefined as number | undefined };
+    const fetcher = async (): Promise<BlocklistEntries> => {
+      const { status, body, headers } = await this.request<BlocklistEntries>('GET', '/v1/blocklist', undefined, etag && cached ? { 'if-none-match': etag } : {});
+      state.lastStatus = status;
+      if (status === 304 && cached) return cached;
+      cached = { serials: body?.serials ?? [], certificateFingerprints: body?.certificateFingerprints ?? [] };
+      etag = headers.get('etag') ?? undefined;
+      return cached;
+    };
+    return Object.defineProperty(fetcher, 'lastStatus', { get: () => state.lastStatus }) as BlocklistFetcher & { readonly lastStatus: number | undefined };
+  }
+}
+
+export interface SignInOptions {
+  readonly username: string;
+  /** Which enrolled credential: by id, the token's serial, or the certificate fingerprint. */
+  readonly credential: CredentialSelector;
+  readonly purpose?: ChallengePurpose;
+  /** Sent when the verifier's policy asks for it. */
+  readonly password?: string;
+  readonly algorithm?: SignatureAlgorithm;
+}
+
+/** Challenge → the logged-in token signs the canonical message → response. */
+export async function signInWithToken(client: VerifierClient, session: Session, key: TokenKey, options: SignInOptions): Promise<{ userId: string; username: string; credentialId: string }> {
+  const purpose = options.purpose ?? 'login';
+  const challenge = await client.challenge(options.username, options.credential, purpose);
+  const algorithm = options.algorithm ?? defaultAlgorithm(key);
+  const signature = await session.signChallenge(key, challenge.message, { algorithm });
+  return client.respond(challenge.challengeId, {
+    username: options.username,
+    purpose,
+    signature,
+    algorithm,
+    ...(challenge.passwordRequired && options.password !== undefined ? { password: options.password } : {}),
+  });
+}
+
+export interface EnrollTokenOptions {
+  readonly username: string;
+  /** An existing key on the token (its certificate is read from the token), or a new one to generate. */
+  readonly key: { readonly existing: TokenKey } | { readonly generate: GenerateKeyPairOptions; readonly subject: string };
+  readonly serial?: string;
+  readonly label?: string;
+  /** Self-service enrollment with the user's password; without it the client's API key (admin) is used. */
+  readonly password?: string;
+}
+
+/**
+ * Enrolls a token end to end: picks or generates the key, reads its certificate or makes a
+ * self-signed one (imported onto the token), and registers it with the verifier. The session must
+ * be read-write and logged in when a key is generated.
+ */
+export async function enrollToken(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: CredentialView; key: TokenKey }> {
+  let key: TokenKey;
+  let pem: string;
+  if ('existing' in options.key) {
+    key = options.key.existing;
+    const certificates = await session.listCertificates();
+    const own = certificates.find((c) => Buffer.from(c.id).equals(Buffer.from(key.id)));
+    if (!own) throw new VerifierRefusedError(422, 'ERR_NO_CERTIFICATE', 'no certificate on the token for this key');
+    pem = own.certificate.toString('pem');
+  } else {
+    const { privateKey } = await session.generateKeyPair(options.key.generate);
+    key = privateKey;
+    const certificate = await createSelfSignedCertificate(session, privateKey, { subject: options.key.subject });
+    await session.importCertificate(certificate, { label: options.key.generate.label ?? options.label ?? 'tokengate', id: privateKey.id });
+    pem = certificate.toString('pem');
+  }
+  const body = { certificate: pem, ...(options.serial ? { serial: options.serial } : {}), ...(options.label ? { label: options.label } : {}) };
+  const { body: credential } =
+    options.password !== undefined
+      ? await client.request<CredentialView>('POST', '/v1/self/credentials', { username: options.username, password: options.password, ...body })
+      : await client.request<CredentialView>('POST', `/v1/admin/users/${encodeURIComponent(options.username)}/credentials`, body);
+  return { credential: credential!, key };
+}

@@ -1,0 +1,122 @@
+// JSON schemas for the hardware-token routes (see schemas.ts for the conventions).
+import { SIGNATURE_ALGORITHMS } from '../../pkcs11/signing.js';
+import { USERNAME_PATTERN } from '../accounts/validate.js';
+import { CHALLENGE_PURPOSES } from '../protocol.js';
+
+const username = { type: 'string', pattern: USERNAME_PATTERN } as const;
+const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/_-]*={0,2}$' } as const;
+const purpose = { type: 'string', enum: [...CHALLENGE_PURPOSES] } as const;
+
+export const challengeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username', 'credential', 'purpose'],
+  properties: {
+    username,
+    purpose,
+    credential: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      properties: { id: { type: 'string', maxLength: 64 }, serial: { type: 'string', maxLength: 64 }, fingerprint: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+    },
+  },
+} as const;
+
+export const challengeReply = {
+  type: 'object',
+  properties: {
+    challengeId: { type: 'string' },
+    fields: {
+      type: 'object',
+      properties: { verifierId: { type: 'string' }, purpose: { type: 'string' }, username: { type: 'string' }, credentialId: { type: 'string' }, challenge: { type: 'string' } },
+    },
+    message: { type: 'string', description: 'the exact bytes to sign, base64' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    passwordRequired: { type: 'boolean' },
+  },
+} as const;
+
+export const responseBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username', 'purpose', 'signature', 'algorithm'],
+  properties: {
+    username,
+    purpose,
+    signature: { ...base64, maxLength: 2048 },
+    algorithm: { type: 'string', enum: [...SIGNATURE_ALGORITHMS] },
+    format: { type: 'string', enum: ['raw', 'der'] },
+    password: { type: 'string', minLength: 1, maxLength: 256 },
+  },
+} as const;
+
+export const responseReply = {
+  type: 'object',
+  properties: { result: { type: 'string' }, userId: { type: 'string' }, username: { type: 'string' }, credentialId: { type: 'string' } },
+} as const;
+
+export const temporaryLoginBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username', 'password', 'temporaryPassword'],
+  properties: { username, password: { type: 'string', minLength: 1, maxLength: 256 }, temporaryPassword: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+export const blocklistReply = {
+  type: 'object',
+  properties: { version: { type: 'integer' }, serials: { type: 'array', items: { type: 'string' } }, certificateFingerprints: { type: 'array', items: { type: 'string' } } },
+} as const;
+
+const enrollProperties = {
+  certificate: { type: 'string', minLength: 1, maxLength: 16_384, description: 'PEM' },
+  publicKey: { ...base64, minLength: 1, maxLength: 4096, description: 'DER SubjectPublicKeyInfo, base64' },
+  serial: { type: 'string', minLength: 1, maxLength: 64 },
+  label: { type: 'string', minLength: 1, maxLength: 100 },
+} as const;
+
+export const enrollBody = { type: 'object', additionalProperties: false, properties: enrollProperties } as const;
+
+export const selfEnrollBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username', 'password'],
+  properties: { username, password: { type: 'string', minLength: 1, maxLength: 256 }, ...enrollProperties },
+} as const;
+
+export const credentialView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    username: { type: 'string' },
+    label: { type: 'string' },
+    serial: { type: 'string' },
+    fingerprint: { type: 'string' },
+    keyType: { type: 'string' },
+    algorithms: { type: 'array', items: { type: 'string' } },
+    notAfter: { type: 'string', format: 'date-time' },
+    status: { type: 'string' },
+    statusReason: { type: 'string' },
+    locked: { type: 'boolean' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const credentialActionParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'action'],
+  properties: { id: { type: 'string', maxLength: 64 }, action: { type: 'string', enum: ['disable', 'enable', 'block', 'revoke', 'unlock'] } },
+} as const;
+
+export const reasonBody = { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 200 } } } as const;
+
+export const temporaryPasswordBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['deliver'],
+  properties: { deliver: { type: 'string', enum: ['mail', 'show'] }, validDays: { type: 'integer', minimum: 1, maximum: 30 } },
+} as const;
+
+export const policyBody = { type: 'object', additionalProperties: false, required: ['policy'], properties: { policy: { type: 'string', enum: ['token-only', 'password+token'] } } } as const;
