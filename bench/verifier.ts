@@ -14,6 +14,7 @@ import { PasswordHasher } from '../src/verifier/accounts/passwords.js';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
 import { Verifier } from '../src/verifier/verifier.js';
+import { challengeBench } from './challenges.js';
 
 const json = process.argv.includes('--json');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -100,4 +101,10 @@ try {
   await verifier.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// Part 2: challenge-response round trips, on SQLite and PostgreSQL (bench/challenges.ts).
+for (const line of await challengeBench()) {
+  if (json) console.log(JSON.stringify(line));
+  else console.log(`challenge logins (${String(line.store)}): ${String(line.challenge_logins_per_s)}/s against raw ECDSA P-256 verify ${String(line.raw_verify_per_s)}/s: ratio ${String(line.challenge_vs_raw_verify)}; p99 ${String(line.p99_ms)} ms; errors ${String(line.errors)}`);
 }

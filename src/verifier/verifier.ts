@@ -15,6 +15,7 @@ import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './polic
 import type { ServerSecret } from './server-secret.js';
 import type { CertificatePolicy } from './credentials/certificate-policy.js';
 import { ChallengeService } from './tokens/challenges.js';
+import { RangePolicyCache } from './tokens/policy.js';
 import { CredentialRegistry } from './tokens/registry.js';
 import { TemporaryPasswords } from './tokens/temporary-passwords.js';
 import { queryAudit, type AuditQuery, type AuditRecord } from './store/audit.js';
@@ -122,6 +123,7 @@ export class Verifier implements AsyncDisposable {
       verifierId: options.verifierId ?? 'tokengate-verifier',
       certificatePolicy: options.certificatePolicy ?? {},
       challengeTtlMs: options.challengeTtlMs ?? 60_000,
+      rangePolicies: new RangePolicyCache(),
     };
     delivery.kick();
     return new Verifier(ctx, queue);

@@ -87,7 +87,7 @@ export class Authenticator {
   }
 
   async #tokens(user: UserRow): Promise<Array<{ name: string; hash: Uint8Array }>> {
-    return (await tokensOf(this.ctx.db, user.id)).map((t) => ({ name: t.name, hash: t.token_hash }));
+    return (await tokensOf(this.ctx.db.relaxed, user.id)).map((t) => ({ name: t.name, hash: t.token_hash }));
   }
 
   /**
@@ -109,23 +109,23 @@ export class Authenticator {
   ): Promise<UserRow & { via: Via }> {
     const { ctx } = this;
     const now = ctx.now();
-    const budget = await ipFailures(ctx.db, request.clientIp, ctx.ipLimit.windowMs, now);
+    const budget = await ipFailures(ctx.db.relaxed, request.clientIp, ctx.ipLimit.windowMs, now);
     if (budget.failures >= ctx.ipLimit.failures) {
-      await appendAudit(ctx.db, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
+      await appendAudit(ctx.db.relaxed, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - now) / 1000)));
     }
     const verdict = await this.#decide(request, verify);
     // The outcome and its audit entry in one transaction: one commit (one fsync) per outcome.
     if (!verdict.ok) {
-      await ctx.db.transaction(async (tx) => {
-        if (verdict.counted) await settleFailure(tx, ctx.db.forUpdate, 'users', verdict.counted, ctx.lockout, ctx.now());
+      await ctx.db.relaxed.transaction(async (tx) => {
+        if (verdict.counted) await settleFailure(tx, ctx.db.relaxed.forUpdate, 'users', verdict.counted, ctx.lockout, ctx.now());
         await countIpFailure(tx, request.clientIp, ctx.ipLimit.windowMs, now);
         await appendAudit(tx, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'failure', reason: verdict.reason }, now);
       });
       throw new InvalidCredentialsError();
     }
-    await ctx.db.transaction(async (tx) => {
-      await settleSuccess(tx, ctx.db.forUpdate, 'users', verdict.user.id);
+    await ctx.db.relaxed.transaction(async (tx) => {
+      await settleSuccess(tx, ctx.db.relaxed.forUpdate, 'users', verdict.user.id);
       await appendAudit(tx, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
     });
     return { ...verdict.user, via: verdict.via };
@@ -136,7 +136,7 @@ export class Authenticator {
     verify: (user: UserRow, trusted: boolean) => Promise<Verdict>,
   ): Promise<{ ok: true; user: UserRow; via: Via } | { ok: false; reason: Failure; counted?: string }> {
     const { ctx } = this;
-    const user = await findUser(ctx.db, request.username);
+    const user = await findUser(ctx.db.relaxed, request.username);
     const refusal: Failure | undefined = !user
       ? 'unknown_user'
       : user.active !== 1
@@ -150,17 +150,17 @@ export class Authenticator {
       await ctx.hasher.verifyDummy(request.password);
       return { ok: false, reason: refusal ?? 'unknown_user' };
     }
-    const reservation = await reserveAttempt<UserRow>(ctx.db, 'users', user.id, ctx.lockout, ctx.now);
+    const reservation = await reserveAttempt<UserRow>(ctx.db.relaxed, 'users', user.id, ctx.lockout, ctx.now);
     if (reservation.kind === 'unknown') return { ok: false, reason: 'unknown_user' };
     if (reservation.kind === 'locked') return { ok: false, reason: 'locked' };
     if (reservation.kind === 'busy') return { ok: false, reason: 'busy' };
     let verdict: Verdict;
     try {
-      const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db)).map((r) => r.cidr));
+      const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db.relaxed)).map((r) => r.cidr));
       verdict = await verify(reservation.row, trusted);
     } catch (err) {
       // The slot was taken for a check that never finished: it counts as a failure.
-      await ctx.db.transaction((tx) => settleFailure(tx, ctx.db.forUpdate, 'users', reservation.row.id, ctx.lockout, ctx.now()));
+      await ctx.db.relaxed.transaction((tx) => settleFailure(tx, ctx.db.relaxed.forUpdate, 'users', reservation.row.id, ctx.lockout, ctx.now()));
       throw err;
     }
     return verdict.ok ? { ok: true, user: reservation.row, via: verdict.via } : { ...verdict, counted: reservation.row.id };

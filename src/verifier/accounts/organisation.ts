@@ -42,6 +42,8 @@ export class Organisation {
     const checked = policy === undefined ? undefined : checkChallengePolicy(policy);
     return this.ctx.db.transaction(async (tx) => {
       const normalized = await setRangePolicy(tx, cidr, checked, this.ctx.now());
+      // This instance sees the change at once; others within the cache's second.
+      this.ctx.rangePolicies.invalidate();
       await appendAudit(tx, { actor, action: 'org.challenge-policy', subject: normalized, result: 'success', reason: checked ?? 'removed' }, this.ctx.now());
       return normalized;
     });

@@ -4,7 +4,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SIGNATURE_ALGORITHMS, verifySignature, type SignatureAlgorithm, type SignatureFormat } from '../../pkcs11/signing.js';
 import { challengeMessage, type ChallengeMessageFields } from '../protocol.js';
-import { classifyKey } from './key-algorithm.js';
+import { classifyKey, type CredentialKeyInfo } from './key-algorithm.js';
 
 export interface ResponseToCheck {
   /** The enrolled credential's public key (DER SPKI or a KeyObject). */
@@ -19,15 +19,35 @@ export interface ResponseToCheck {
 
 export type ResponseCheck = { ok: true } | { ok: false; reason: 'algorithm_not_allowed' | 'bad_signature' | 'bad_public_key' };
 
-export function checkChallengeResponse(response: ResponseToCheck): ResponseCheck {
-  let key: KeyObject;
-  try {
-    key = response.publicKey instanceof Uint8Array ? createPublicKey({ key: Buffer.from(response.publicKey), format: 'der', type: 'spki' }) : response.publicKey;
-  } catch {
-    return { ok: false, reason: 'bad_public_key' };
+// Parsing an SPKI and reading its details costs more than an ECDSA verification: enrolled keys
+// are parsed once (by their DER bytes) and kept, a bounded number of them.
+const parsed = new Map<string, { key: KeyObject; info: CredentialKeyInfo } | undefined>();
+const PARSED_MAX = 10_000;
+
+function parseKey(spki: Uint8Array | KeyObject): { key: KeyObject; info: CredentialKeyInfo } | undefined {
+  if (!(spki instanceof Uint8Array)) {
+    const info = classifyKey(spki);
+    return 'refusal' in info ? undefined : { key: spki, info };
   }
-  const info = classifyKey(key);
-  if ('refusal' in info) return { ok: false, reason: 'bad_public_key' };
+  const id = Buffer.from(spki).toString('base64');
+  if (parsed.has(id)) return parsed.get(id);
+  let result: { key: KeyObject; info: CredentialKeyInfo } | undefined;
+  try {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    const info = classifyKey(key);
+    result = 'refusal' in info ? undefined : { key, info };
+  } catch {
+    result = undefined;
+  }
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+  parsed.set(id, result);
+  return result;
+}
+
+export function checkChallengeResponse(response: ResponseToCheck): ResponseCheck {
+  const parsedKey = parseKey(response.publicKey);
+  if (!parsedKey) return { ok: false, reason: 'bad_public_key' };
+  const { key, info } = parsedKey;
   // The key decides which algorithms count; an algorithm the client names outside that set is refused.
   if (!SIGNATURE_ALGORITHMS.includes(response.algorithm) || !info.algorithms.includes(response.algorithm)) return { ok: false, reason: 'algorithm_not_allowed' };
   const format = response.format ?? 'raw';

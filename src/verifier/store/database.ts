@@ -26,6 +26,12 @@ export interface Database extends SqlExecutor, AsyncDisposable {
    * Only database work belongs inside: hashing or network calls would hold the lock.
    */
   transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * The same store, committing without waiting for the disk: for login bookkeeping (challenges,
+   * counters, their audit entries), which a power cut may cost a fraction of a second of, never
+   * its consistency. Resets, enrollments and lifecycle changes always commit durably.
+   */
+  readonly relaxed: Database;
   /** Runs DDL (several statements). */
   exec(script: string): Promise<void>;
   close(): Promise<void>;

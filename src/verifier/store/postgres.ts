@@ -43,19 +43,33 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
   readonly dialect = 'postgres' as const;
   readonly forUpdate = ' FOR UPDATE';
   readonly #pool: pg.Pool;
+  readonly #url: string;
+  readonly #maxConnections: number;
+  readonly #isRelaxed: boolean;
+  #relaxed: PostgresDatabase | undefined;
   #closed = false;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(url: string, maxConnections: number, relaxed: boolean) {
+    // Relaxed connections commit without waiting for the WAL flush (synchronous_commit = off).
+    const pool = new pg.Pool({ connectionString: url, max: maxConnections, types, ...(relaxed ? { options: '-c synchronous_commit=off' } : {}) });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
     super(pool);
     this.#pool = pool;
+    this.#url = url;
+    this.#maxConnections = maxConnections;
+    this.#isRelaxed = relaxed;
   }
 
   /** `url`: `postgres://user@host:port/database`. */
   static open(url: string, options: { maxConnections?: number } = {}): PostgresDatabase {
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, types });
-    // An idle client losing its server must not crash the process; the next query reconnects.
-    pool.on('error', () => {});
-    return new PostgresDatabase(pool);
+    return new PostgresDatabase(url, options.maxConnections ?? 10, false);
+  }
+
+  /** A second pool whose commits do not wait for the disk (see Database.relaxed). */
+  get relaxed(): Database {
+    if (this.#isRelaxed) return this;
+    return (this.#relaxed ??= new PostgresDatabase(this.#url, this.#maxConnections, true));
   }
 
   async transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -77,9 +91,11 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
     await this.#pool.query(script);
   }
 
+  /** Closes the pool, and the relaxed one with it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#relaxed?.close();
     await this.#pool.end();
   }
 

@@ -39,14 +39,22 @@ class SqliteExecutor implements SqlExecutor {
   }
 }
 
+interface Shared {
+  queue: Promise<unknown>;
+  closed: boolean;
+}
+
 export class SqliteDatabase extends SqliteExecutor implements Database {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed = false;
+  readonly #shared: Shared;
+  readonly #relaxedView: boolean;
+  #relaxed: SqliteDatabase | undefined;
 
-  private constructor(db: BetterSqlite3.Database) {
+  private constructor(db: BetterSqlite3.Database, shared: Shared, relaxed: boolean) {
     super(db);
+    this.#shared = shared;
+    this.#relaxedView = relaxed;
   }
 
   /** Opens (creating) the database file; `:memory:` for a throwaway one. */
@@ -55,14 +63,36 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     const db = new BetterSqlite3(path);
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
+    // Commits through `relaxed` do not wait for the disk; the durable view switches to FULL around
+    // each of its operations (they are the rare ones: resets, enrollments, lifecycle changes).
+    db.pragma('synchronous = NORMAL');
     // Another process may hold the write lock for a moment: wait for it rather than fail.
     db.pragma('busy_timeout = 10000');
-    return new SqliteDatabase(db);
+    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false }, false);
+  }
+
+  /**
+   * The same connection, committing without waiting for the disk (WAL, synchronous = NORMAL):
+   * safe against a process crash, and the next durable commit (synchronous = FULL) flushes these too.
+   */
+  get relaxed(): Database {
+    if (this.#relaxedView) return this;
+    return (this.#relaxed ??= new SqliteDatabase(this.db, this.#shared, true));
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(work, work);
-    this.#queue = result.catch(() => undefined);
+    const run = this.#relaxedView
+      ? work
+      : async () => {
+          this.db.pragma('synchronous = FULL');
+          try {
+            return await work();
+          } finally {
+            this.db.pragma('synchronous = NORMAL');
+          }
+        };
+    const result = this.#shared.queue.then(run, run);
+    this.#shared.queue = result.catch(() => undefined);
     return result;
   }
 
@@ -96,10 +126,11 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     return this.#serial(async () => void this.db.exec(script));
   }
 
+  /** Closes the connection (the relaxed view shares it: closing either closes both). */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#queue;
+    if (this.#shared.closed) return;
+    this.#shared.closed = true;
+    await this.#shared.queue;
     this.db.close();
   }
 

@@ -15,14 +15,13 @@ import type { Authenticator } from '../accounts/authenticator.js';
 import type { VerifierContext } from '../context.js';
 import { checkChallengeResponse } from '../credentials/verify-response.js';
 import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
-import { isLocked, reserveAttempt, settleFailure, settleSuccess } from '../policy/lockout.js';
+import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
 import { appendAudit } from '../store/audit.js';
 import { countIpFailure, ipFailures } from '../store/ip-failures.js';
-import { findUser } from '../store/users.js';
+import { canonicalUsername, type UserRow } from '../store/users.js';
 import type { SignatureAlgorithm, SignatureFormat } from '../../pkcs11/signing.js';
-import type { CredentialRow } from './registry.js';
 import { challengePolicyFor } from './policy.js';
 
 export type CredentialSelector = { readonly id: string } | { readonly serial: string } | { readonly fingerprint: string };
@@ -71,6 +70,21 @@ interface ChallengeRow {
   expires_at: number;
 }
 
+interface Answerer {
+  user_id: string;
+  username: string;
+  active: number;
+  frozen: number;
+  challenge_policy: string;
+  credential_id: string;
+  spki: Uint8Array;
+  status: string;
+  not_after: number | null;
+  locked_until: number | null;
+  failed_logins: number;
+  in_flight: number;
+}
+
 class Refusal extends Error {
   constructor(
     readonly reason: string,
@@ -87,12 +101,12 @@ export class ChallengeService {
   ) {}
 
   async #audit(action: string, subject: string, clientIp: string, result: 'success' | 'failure' | 'refused', reason: string, detail: Record<string, string> = {}): Promise<void> {
-    await appendAudit(this.ctx.db, { actor: result === 'success' ? subject : 'anonymous', action, subject, clientIp, result, reason, detail }, this.ctx.now());
+    await appendAudit(this.ctx.db.relaxed, { actor: result === 'success' ? subject : 'anonymous', action, subject, clientIp, result, reason, detail }, this.ctx.now());
   }
 
   async #budget(action: string, username: string, clientIp: string): Promise<void> {
     const { ctx } = this;
-    const budget = await ipFailures(ctx.db, clientIp, ctx.ipLimit.windowMs, ctx.now());
+    const budget = await ipFailures(ctx.db.relaxed, clientIp, ctx.ipLimit.windowMs, ctx.now());
     if (budget.failures >= ctx.ipLimit.failures) {
       await this.#audit(action, username, clientIp, 'refused', 'ip_rate_limited');
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - ctx.now()) / 1000)));
@@ -100,7 +114,7 @@ export class ChallengeService {
   }
 
   async #fail(action: string, username: string, clientIp: string, reason: string): Promise<never> {
-    await countIpFailure(this.ctx.db, clientIp, this.ctx.ipLimit.windowMs, this.ctx.now());
+    await countIpFailure(this.ctx.db.relaxed, clientIp, this.ctx.ipLimit.windowMs, this.ctx.now());
     await this.#audit(action, username, clientIp, 'failure', reason);
     throw new InvalidCredentialsError();
   }
@@ -109,18 +123,25 @@ export class ChallengeService {
     const { ctx } = this;
     const action = 'challenge.issue';
     await this.#budget(action, request.username, request.clientIp);
-    const user = await findUser(ctx.db, request.username);
-    if (!user || user.active !== 1 || user.frozen === 1) return this.#fail(action, request.username, request.clientIp, !user ? 'unknown_user' : user.active !== 1 ? 'deactivated' : 'frozen');
     const selector = request.credential;
-    const [column, value] = 'id' in selector ? ['id', selector.id] : 'serial' in selector ? ['serial', selector.serial] : ['fingerprint', selector.fingerprint];
-    const credential = await ctx.db.get<CredentialRow>(`SELECT * FROM token_credentials WHERE ${column} = ? AND user_id = ?`, [value, user.id]);
-    if (!credential) return this.#fail(action, user.username, request.clientIp, 'credential_unknown');
-    if (credential.status !== 'active') return this.#fail(action, user.username, request.clientIp, `credential_${credential.status}`);
+    const column = 'id' in selector ? 'id' : 'serial' in selector ? 'serial' : 'fingerprint';
+    const value = 'id' in selector ? selector.id : 'serial' in selector ? selector.serial : selector.fingerprint;
+    // The user and the selected credential in one read.
+    const found = await ctx.db.relaxed.get<UserRow & { credential_id: string | null; credential_status: string | null }>(
+      `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM users u
+       LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${column} = ? WHERE u.username = ?`,
+      [value, canonicalUsername(request.username)],
+    );
+    if (!found || found.active !== 1 || found.frozen === 1) return this.#fail(action, request.username, request.clientIp, !found ? 'unknown_user' : found.active !== 1 ? 'deactivated' : 'frozen');
+    const user = found;
+    if (!found.credential_id) return this.#fail(action, user.username, request.clientIp, 'credential_unknown');
+    if (found.credential_status !== 'active') return this.#fail(action, user.username, request.clientIp, `credential_${found.credential_status}`);
+    const credential = { id: found.credential_id };
     const challenge = randomBytes(32).toString('base64url');
     const id = randomUUID();
     const now = ctx.now();
     const expiresAt = now + ctx.challengeTtlMs;
-    await ctx.db.run('INSERT INTO challenges (id, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    await ctx.db.relaxed.run('INSERT INTO challenges (id, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       id,
       user.id,
       credential.id,
@@ -135,7 +156,7 @@ export class ChallengeService {
       fields,
       message: challengeMessage(fields),
       expiresAt: new Date(expiresAt),
-      passwordRequired: (await challengePolicyFor(ctx, user, request.clientIp)) === 'password+token',
+      passwordRequired: (await challengePolicyFor(ctx, user, request.clientIp, ctx.rangePolicies)) === 'password+token',
     };
   }
 
@@ -149,7 +170,7 @@ export class ChallengeService {
       const { ctx } = this;
       if (err.counted) {
         const counted = err.counted;
-        await ctx.db.transaction((tx) => settleFailure(tx, ctx.db.forUpdate, counted.table, counted.id, ctx.lockout, ctx.now()));
+        await ctx.db.relaxed.transaction((tx) => settleFailure(tx, ctx.db.relaxed.forUpdate, counted.table, counted.id, ctx.lockout, ctx.now()));
       }
       return this.#fail(action, response.username, response.clientIp, err.reason);
     }
@@ -157,49 +178,61 @@ export class ChallengeService {
 
   async #respond(action: string, response: ChallengeResponse): Promise<ChallengeLoginResult> {
     const { ctx } = this;
+    const db = ctx.db.relaxed;
     const now = ctx.now();
-    const challenge = await ctx.db.get<ChallengeRow>('SELECT id, user_id, credential_id, purpose, challenge, expires_at FROM challenges WHERE id = ?', [response.challengeId]);
-    if (!challenge) throw new Refusal('challenge_unknown');
-    // Single use, decided by the database: of any number of concurrent answers, one gets here.
-    const consumed = await ctx.db.run('UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL', [now, challenge.id]);
-    if (consumed.changes !== 1) {
-      // Used up already — by an earlier answer, or by the credential's blocking, disabling or revocation.
-      const status = (await ctx.db.get<{ status: string }>('SELECT status FROM token_credentials WHERE id = ?', [challenge.credential_id]))?.status;
-      throw new Refusal(status && status !== 'active' ? `credential_${status}` : 'challenge_replayed');
-    }
+    // Single use, decided by the database: of any number of concurrent answers, one gets a row.
+    const challenge = await db.get<ChallengeRow>(
+      'UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL RETURNING id, user_id, credential_id, purpose, challenge, expires_at',
+      [now, response.challengeId],
+    );
+    if (!challenge) throw new Refusal(await this.#whyNotConsumed(response.challengeId));
     if (challenge.expires_at <= now) throw new Refusal('challenge_expired');
-    const user = await findUser(ctx.db, response.username);
-    if (!user || user.id !== challenge.user_id) throw new Refusal('wrong_user');
+    const found = await db.get<Answerer>(
+      `SELECT u.id AS user_id, u.username, u.active, u.frozen, u.challenge_policy, c.id AS credential_id, c.spki, c.status, c.not_after, c.locked_until, c.failed_logins, c.in_flight
+       FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.id = ?`,
+      [challenge.credential_id],
+    );
+    if (!found) throw new Refusal('credential_unknown');
+    if (found.user_id !== challenge.user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
     if (challenge.purpose !== response.purpose) throw new Refusal('wrong_purpose');
-    if (user.active !== 1) throw new Refusal('deactivated');
-    if (user.frozen === 1) throw new Refusal('frozen');
-    const credential = await ctx.db.get<CredentialRow>('SELECT * FROM token_credentials WHERE id = ?', [challenge.credential_id]);
-    if (!credential) throw new Refusal('credential_unknown');
-    if (credential.status !== 'active') throw new Refusal(`credential_${credential.status}`);
-    if (credential.not_after !== null && credential.not_after < now) throw new Refusal('certificate_expired');
-    if (isLocked(credential, now)) throw new Refusal('credential_locked');
+    if (found.active !== 1) throw new Refusal('deactivated');
+    if (found.frozen === 1) throw new Refusal('frozen');
+    if (found.status !== 'active') throw new Refusal(`credential_${found.status}`);
+    if (found.not_after !== null && found.not_after < now) throw new Refusal('certificate_expired');
+    if (isLocked(found, now)) throw new Refusal('credential_locked');
 
-    if ((await challengePolicyFor(ctx, user, response.clientIp)) === 'password+token') {
+    if ((await challengePolicyFor(ctx, found, response.clientIp, ctx.rangePolicies)) === 'password+token') {
       if (response.password === undefined) throw new Refusal('password_missing');
       // Counted on the user like any password check; it throws InvalidCredentialsError itself.
-      await this.authenticator.checkPassword(action, { username: user.username, password: response.password, clientIp: response.clientIp });
+      await this.authenticator.checkPassword(action, { username: found.username, password: response.password, clientIp: response.clientIp });
     }
 
-    const reservation = await reserveAttempt<CredentialRow>(ctx.db, 'token_credentials', credential.id, ctx.lockout, ctx.now);
-    if (reservation.kind !== 'counted') throw new Refusal(reservation.kind === 'locked' ? 'credential_locked' : 'credential_busy');
+    // A signature check costs microseconds, not an argon2 hash: it is counted after it runs
+    // (a failure locks at the threshold), not reserved before like a password attempt.
     const check = checkChallengeResponse({
-      publicKey: credential.spki,
-      message: { verifierId: ctx.verifierId, purpose: challenge.purpose, username: user.username, credentialId: credential.id, challenge: challenge.challenge },
+      publicKey: found.spki,
+      message: { verifierId: ctx.verifierId, purpose: challenge.purpose, username: found.username, credentialId: found.credential_id, challenge: challenge.challenge },
       signature: response.signature,
       algorithm: response.algorithm,
       ...(response.format ? { format: response.format } : {}),
     });
-    if (!check.ok) throw new Refusal(check.reason, { table: 'token_credentials', id: credential.id });
-    await ctx.db.transaction(async (tx) => {
-      await settleSuccess(tx, ctx.db.forUpdate, 'token_credentials', credential.id);
-      await appendAudit(tx, { actor: user.username, action, subject: user.username, clientIp: response.clientIp, result: 'success', reason: 'ok', detail: { credential: credential.id } }, now);
-    });
-    return { userId: user.id, username: user.username, credentialId: credential.id, purpose: challenge.purpose };
+    if (!check.ok) throw new Refusal(check.reason, { table: 'token_credentials', id: found.credential_id });
+    const audit = { actor: found.username, action, subject: found.username, clientIp: response.clientIp, result: 'success' as const, reason: 'ok', detail: { credential: found.credential_id } };
+    if (found.failed_logins === 0 && found.in_flight === 0) await appendAudit(db, audit, now);
+    else {
+      await db.transaction(async (tx) => {
+        await clearCounter(tx, 'token_credentials', found.credential_id);
+        await appendAudit(tx, audit, now);
+      });
+    }
+    return { userId: found.user_id, username: found.username, credentialId: found.credential_id, purpose: challenge.purpose };
+  }
+
+  /** Why a challenge could not be consumed: unknown, used already, or killed with its credential. */
+  async #whyNotConsumed(id: string): Promise<string> {
+    const row = await this.ctx.db.relaxed.get<{ status: string }>('SELECT c.status FROM challenges h JOIN token_credentials c ON c.id = h.credential_id WHERE h.id = ?', [id]);
+    if (!row) return 'challenge_unknown';
+    return row.status !== 'active' ? `credential_${row.status}` : 'challenge_replayed';
   }
 }
 

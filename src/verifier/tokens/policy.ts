@@ -19,8 +19,29 @@ export async function rangePolicies(db: SqlExecutor): Promise<Array<{ cidr: stri
   return db.all('SELECT cidr, policy FROM challenge_policy_ranges ORDER BY cidr');
 }
 
-export async function challengePolicyFor(ctx: VerifierContext, user: UserRow, clientIp: string): Promise<ChallengePolicy> {
-  const ranges = await rangePolicies(ctx.db);
+/**
+ * The range policies, read at most once a second per verifier instance: consulted on every
+ * challenge, changed rarely (a change takes up to a second to apply everywhere).
+ */
+export class RangePolicyCache {
+  #ranges: Array<{ cidr: string; policy: ChallengePolicy }> | undefined;
+  #readAt = 0;
+
+  async get(db: SqlExecutor): Promise<Array<{ cidr: string; policy: ChallengePolicy }>> {
+    if (!this.#ranges || Date.now() - this.#readAt > 1_000) {
+      this.#ranges = await rangePolicies(db);
+      this.#readAt = Date.now();
+    }
+    return this.#ranges;
+  }
+
+  invalidate(): void {
+    this.#ranges = undefined;
+  }
+}
+
+export async function challengePolicyFor(ctx: VerifierContext, user: Pick<UserRow, 'challenge_policy'>, clientIp: string, cache?: RangePolicyCache): Promise<ChallengePolicy> {
+  const ranges = cache ? await cache.get(ctx.db.relaxed) : await rangePolicies(ctx.db);
   // The most specific matching range wins.
   const matching = ranges.filter((r) => inRanges(clientIp, [r.cidr])).sort((a, b) => Number(b.cidr.split('/')[1]) - Number(a.cidr.split('/')[1]));
   if (matching[0]) return matching[0].policy;
