@@ -120,6 +120,18 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     }
   });
 
+  it('purges challenges an hour after they expired: answering one then finds nothing', async () => {
+    const old = await challenge('p384');
+    const signed = await sign('p384', old.message);
+    clock += 2 * 3_600_000;
+    try {
+      await challenge('p384');
+      await refusedWith(answer(old, signed), 'challenge_unknown');
+    } finally {
+      clock -= 2 * 3_600_000;
+    }
+  });
+
   it('blocks a lost token at once: its outstanding challenge dies, it is listed, and disabled or revoked ones are refused too', async () => {
     const before = await verifier.credentials.blocklist();
     const outstanding = await challenge('p256');

@@ -94,7 +94,12 @@ class Refusal extends Error {
   }
 }
 
+/** Used or expired challenges are kept this long (for "replayed" vs "unknown" in the audit), then purged. */
+const KEEP_SPENT_MS = 3_600_000;
+
 export class ChallengeService {
+  #lastPurge = 0;
+
   constructor(
     private readonly ctx: VerifierContext,
     private readonly authenticator: Authenticator,
@@ -140,6 +145,11 @@ export class ChallengeService {
     const challenge = randomBytes(32).toString('base64url');
     const id = randomUUID();
     const now = ctx.now();
+    // Once a minute per instance, spent challenges go: the table holds the last hour, not history.
+    if (now - this.#lastPurge > 60_000) {
+      this.#lastPurge = now;
+      await ctx.db.relaxed.run('DELETE FROM challenges WHERE expires_at < ?', [now - KEEP_SPENT_MS]);
+    }
     const expiresAt = now + ctx.challengeTtlMs;
     await ctx.db.relaxed.run('INSERT INTO challenges (id, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       id,
