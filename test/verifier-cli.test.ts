@@ -18,14 +18,17 @@ function tokengate(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The security token in the newest outbox mail that carries one. */
 function outboxToken(): string {
   const dir = join(state, 'outbox');
-  const newest = readdirSync(dir)
+  const mails = readdirSync(dir)
     .map((f) => join(dir, f))
     .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
-    .at(-1)!;
-  expect(statSync(newest).mode & 0o077).toBe(0);
-  return tokenIn(readFileSync(newest, 'utf8').replace(/=\r?\n/g, ''));
+    .map((path) => ({ path, text: readFileSync(path, 'utf8').replace(/=\r?\n/g, '') }))
+    .filter((m) => m.text.includes('Security token'));
+  const newest = mails.at(-1)!;
+  expect(statSync(newest.path).mode & 0o077).toBe(0);
+  return tokenIn(newest.text);
 }
 
 describe('tokengate verifier', () => {
@@ -41,6 +44,17 @@ describe('tokengate verifier', () => {
     expect(audit.map((e) => e.action)).toEqual(['user.create', 'user.freeze']);
     expect(audit.every((e) => e.actor === 'cli')).toBe(true);
     expect(tokengate('user', 'unfreeze', 'carol').status).toBe(0);
+  });
+
+  it('issues a temporary password (shown once with --show), lists credentials and the blocklist', () => {
+    const shown = tokengate('temporary-password', 'carol', '--show', '--json');
+    expect(shown.status).toBe(0);
+    expect((JSON.parse(shown.stdout) as { password: string }).password).toMatch(/^[A-Za-z0-9]{20}$/);
+    const mailed = JSON.parse(tokengate('temporary-password', 'carol', '--json').stdout) as { password?: string };
+    expect(mailed.password).toBeUndefined();
+    expect(JSON.parse(tokengate('credential', 'list', 'carol', '--json').stdout)).toEqual([]);
+    expect(JSON.parse(tokengate('blocklist').stdout)).toMatchObject({ serials: [], certificateFingerprints: [] });
+    expect(tokengate('credential', 'block', 'no-such-id').stderr).toContain('[ERR_CREDENTIAL_NOT_FOUND]');
   });
 
   it('exit codes: 2 for usage, 1 with the error code for a failure', () => {

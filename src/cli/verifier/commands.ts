@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../../verifier/access/api-keys.js';
 import type { UserAction } from '../../verifier/accounts/admin.js';
+import type { LifecycleAction } from '../../verifier/tokens/registry.js';
 import { Verifier } from '../../verifier/verifier.js';
 import { VERIFIER_OPTION_HELP, verifierOptions, verifierParseOptions } from './config.js';
 import { newPassword } from './secrets.js';
@@ -20,6 +21,10 @@ commands:
   user token USERNAME issue|revoke NAME                   a named security token (mailed)
   ip-range list | add CIDR [--description TEXT] | remove CIDR   organisation-wide trusted ranges
   api-key create --label TEXT --scope admin|helpdesk|audit[,…] | list | revoke ID
+  credential list USERNAME                                enrolled hardware tokens
+  credential disable|enable|block|revoke|unlock ID [--reason TEXT]
+  temporary-password USERNAME [--show]                    for a lost token (mailed unless --show)
+  blocklist                                               serials and fingerprints of blocked tokens
   audit [--subject USERNAME] [--action NAME] [--limit N]
   remind                                                  mail reminders for tokens past their age
 
@@ -62,6 +67,8 @@ export async function runVerifier(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       listen: { type: 'string' },
       'trusted-proxy': { type: 'string', multiple: true },
+      reason: { type: 'string' },
+      show: { type: 'boolean' },
     },
   });
   const [group, verb, ...rest] = positionals;
@@ -74,7 +81,9 @@ export async function runVerifier(argv: string[]): Promise<number> {
 
   await using verifier = await Verifier.open(verifierOptions(values));
   const actor = 'cli';
-  switch (`${group} ${verb ?? ''}`.trim()) {
+  // Two-word commands (user add, credential block, …) and one-word ones whose next word is an argument.
+  const command = ['user', 'ip-range', 'api-key', 'credential'].includes(group) ? `${group} ${verb ?? ''}`.trim() : group;
+  switch (command) {
     case 'user add': {
       const user = await verifier.admin.create(actor, {
         username: need(rest[0], 'USERNAME'),
@@ -140,6 +149,29 @@ export async function runVerifier(argv: string[]): Promise<number> {
       print(json, entries, entries.map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, subject: e.subject ?? '', ip: e.clientIp ?? '', result: e.result, reason: e.reason })));
       break;
     }
+    case 'credential list': {
+      const credentials = await verifier.credentials.list(need(rest[0], 'USERNAME'));
+      print(json, credentials, credentials.map((c) => ({ id: c.id, label: c.label, serial: c.serial ?? '', keyType: c.keyType, status: c.status, locked: c.locked })));
+      break;
+    }
+    case 'credential unlock':
+      await verifier.credentials.unlock(actor, need(rest[0], 'ID'));
+      break;
+    case 'credential disable':
+    case 'credential enable':
+    case 'credential block':
+    case 'credential revoke':
+      await verifier.credentials.apply(actor, need(rest[0], 'ID'), verb as LifecycleAction, values.reason ?? verb);
+      break;
+    case 'temporary-password': {
+      const issued = await verifier.temporaryPasswords.issue(actor, need(verb, 'USERNAME'), { deliver: values.show ? 'show' : 'mail' });
+      // Shown once, here, only when asked for; otherwise it went by mail.
+      print(json, issued, [{ password: issued.password ?? '(mailed)', expiresAt: issued.expiresAt.toISOString() }]);
+      break;
+    }
+    case 'blocklist':
+      print(true, await verifier.credentials.blocklist());
+      break;
     case 'remind':
       console.log(`${await verifier.organisation.remindStaleTokens()} reminder(s) queued`);
       break;
