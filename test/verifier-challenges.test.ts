@@ -138,7 +138,8 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     const signed = await sign('p256', outstanding.message);
     await verifier.credentials.apply('helpdesk', credential.get('p256')!, 'block', 'reported lost');
     await refusedWith(answer(outstanding, signed), 'credential_blocked');
-    await expect(challenge('p256')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    // Asked again, the verifier says plainly that the token is blocked (its holder should know).
+    await expect(challenge('p256')).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_STATE', message: 'this token is blocked' });
     const list = await verifier.credentials.blocklist();
     expect(list.version).toBeGreaterThan(before.version);
     expect(list.serials).toContain(hsm.current.tokens[0]!.serial);

@@ -53,6 +53,9 @@ describe('a token enrolled and used over HTTP', () => {
     expect((await session.listCertificates()).map((c) => c.certificate.subject)).toContain('CN=Dana');
 
     await expect(signInWithToken(new VerifierClient(url), session, key, { username: 'dana', credential: { serial } })).resolves.toMatchObject({ username: 'dana', credentialId: credential.id });
+    // A kiosk knows only the token: the verifier says whose it is.
+    await expect(signInWithToken(new VerifierClient(url), session, key, { credential: { serial } })).resolves.toMatchObject({ username: 'dana' });
+    await expect(new VerifierClient(url).challenge(undefined, { serial: 'not-enrolled-anywhere' })).rejects.toMatchObject({ status: 404, remoteCode: 'ERR_CREDENTIAL_NOT_FOUND' });
 
     const kiosk = new VerifierClient(url);
     const fetcher = kiosk.blocklistFetcher();
@@ -67,7 +70,7 @@ describe('a token enrolled and used over HTTP', () => {
     expect(fetcher.lastStatus).toBe(200);
     await using blocked = await mod.token({ label: 'kiosk-card' }).openSession({ admission: blocklist });
     await expect(blocked.login(hsm.current.tokens[0]!.userPin)).rejects.toMatchObject({ code: 'ERR_TOKEN_BLOCKED' });
-    await expect(signInWithToken(new VerifierClient(url), session, key, { username: 'dana', credential: { serial } })).rejects.toMatchObject({ code: 'ERR_VERIFIER_REFUSED', status: 401 });
+    await expect(signInWithToken(new VerifierClient(url), session, key, { credential: { serial } })).rejects.toMatchObject({ code: 'ERR_VERIFIER_REFUSED', status: 409, remoteCode: 'ERR_CREDENTIAL_STATE' });
 
     // The helpdesk's stand-in until a new card arrives.
     const temporary = await helpdesk.request<{ password: string }>('POST', '/v1/admin/users/dana/temporary-password', { deliver: 'show' });

@@ -66,8 +66,13 @@ export class VerifierClient {
     return { status: response.status, body: parsed as T | undefined, headers: response.headers };
   }
 
-  async challenge(username: string, credential: CredentialSelector, purpose: ChallengePurpose = 'login'): Promise<ChallengeFromVerifier> {
-    const { body } = await this.request<Omit<ChallengeFromVerifier, 'message' | 'expiresAt'> & { message: string; expiresAt: string }>('POST', '/v1/challenges', { username, credential, purpose });
+  /** `username` undefined: the verifier finds the user from the credential (a kiosk's case). */
+  async challenge(username: string | undefined, credential: CredentialSelector, purpose: ChallengePurpose = 'login'): Promise<ChallengeFromVerifier> {
+    const { body } = await this.request<Omit<ChallengeFromVerifier, 'message' | 'expiresAt'> & { message: string; expiresAt: string }>('POST', '/v1/challenges', {
+      ...(username === undefined ? {} : { username }),
+      credential,
+      purpose,
+    });
     return { ...body!, message: Buffer.from(body!.message, 'base64'), expiresAt: new Date(body!.expiresAt) };
   }
 
@@ -101,7 +106,8 @@ export class VerifierClient {
 }
 
 export interface SignInOptions {
-  readonly username: string;
+  /** Optional: the verifier can tell whose the credential is. */
+  readonly username?: string;
   /** Which enrolled credential: by id, the token's serial, or the certificate fingerprint. */
   readonly credential: CredentialSelector;
   readonly purpose?: ChallengePurpose;
@@ -117,7 +123,7 @@ export async function signInWithToken(client: VerifierClient, session: Session, 
   const algorithm = options.algorithm ?? defaultAlgorithm(key);
   const signature = await session.signChallenge(key, challenge.message, { algorithm });
   return client.respond(challenge.challengeId, {
-    username: options.username,
+    username: challenge.fields.username,
     purpose,
     signature,
     algorithm,

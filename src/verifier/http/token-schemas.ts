@@ -10,7 +10,7 @@ const purpose = { type: 'string', enum: [...CHALLENGE_PURPOSES] } as const;
 export const challengeBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['username', 'credential', 'purpose'],
+  required: ['credential', 'purpose'],
   properties: {
     username,
     purpose,

@@ -14,7 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Authenticator } from '../accounts/authenticator.js';
 import type { VerifierContext } from '../context.js';
 import { checkChallengeResponse } from '../credentials/verify-response.js';
-import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
+import { CredentialNotFoundError, CredentialStateError, InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
@@ -27,7 +27,8 @@ import { challengePolicyFor } from './policy.js';
 export type CredentialSelector = { readonly id: string } | { readonly serial: string } | { readonly fingerprint: string };
 
 export interface ChallengeRequest {
-  readonly username: string;
+  /** Optional: without it, the credential (by serial or fingerprint) names its user. */
+  readonly username?: string;
   readonly credential: CredentialSelector;
   readonly purpose: ChallengePurpose;
   readonly clientIp: string;
@@ -118,29 +119,46 @@ export class ChallengeService {
     }
   }
 
-  async #fail(action: string, username: string, clientIp: string, reason: string): Promise<never> {
+  /** Counts and audits a failure, then answers generically (or lets the caller say more). */
+  async #fail(action: string, username: string, clientIp: string, reason: string, generic = true): Promise<never> {
     await countIpFailure(this.ctx.db.relaxed, clientIp, this.ctx.ipLimit.windowMs, this.ctx.now());
     await this.#audit(action, username, clientIp, 'failure', reason);
-    throw new InvalidCredentialsError();
+    if (generic) throw new InvalidCredentialsError();
+    return undefined as never;
   }
 
   async issue(request: ChallengeRequest): Promise<IssuedChallenge> {
     const { ctx } = this;
     const action = 'challenge.issue';
-    await this.#budget(action, request.username, request.clientIp);
+    await this.#budget(action, request.username ?? 'unknown', request.clientIp);
     const selector = request.credential;
     const column = 'id' in selector ? 'id' : 'serial' in selector ? 'serial' : 'fingerprint';
     const value = 'id' in selector ? selector.id : 'serial' in selector ? selector.serial : selector.fingerprint;
-    // The user and the selected credential in one read.
+    // The credential and its user in one read; without a username (a kiosk knows only the token),
+    // the credential says whose it is.
     const found = await ctx.db.relaxed.get<UserRow & { credential_id: string | null; credential_status: string | null }>(
-      `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM users u
-       LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${column} = ? WHERE u.username = ?`,
-      [value, canonicalUsername(request.username)],
+      request.username === undefined
+        ? `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${column} = ?`
+        : `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM users u
+           LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${column} = ? WHERE u.username = ?`,
+      request.username === undefined ? [value] : [value, canonicalUsername(request.username)],
     );
-    if (!found || found.active !== 1 || found.frozen === 1) return this.#fail(action, request.username, request.clientIp, !found ? 'unknown_user' : found.active !== 1 ? 'deactivated' : 'frozen');
+    const subject = found?.username ?? request.username ?? `credential:${value}`;
+    if (!found && request.username === undefined) {
+      await this.#fail(action, subject, request.clientIp, 'credential_unknown', false);
+      throw new CredentialNotFoundError('this token is not enrolled');
+    }
+    if (!found || found.active !== 1 || found.frozen === 1) return this.#fail(action, subject, request.clientIp, !found ? 'unknown_user' : found.active !== 1 ? 'deactivated' : 'frozen');
     const user = found;
-    if (!found.credential_id) return this.#fail(action, user.username, request.clientIp, 'credential_unknown');
-    if (found.credential_status !== 'active') return this.#fail(action, user.username, request.clientIp, `credential_${found.credential_status}`);
+    if (!found.credential_id) {
+      await this.#fail(action, subject, request.clientIp, 'credential_unknown', false);
+      throw new CredentialNotFoundError('this token is not enrolled');
+    }
+    // Said plainly: the holder of a blocked token should hear it is blocked and see the helpdesk.
+    if (found.credential_status !== 'active') {
+      await this.#fail(action, subject, request.clientIp, `credential_${found.credential_status}`, false);
+      throw new CredentialStateError(`this token is ${found.credential_status}`);
+    }
     const credential = { id: found.credential_id };
     const challenge = randomBytes(32).toString('base64url');
     const id = randomUUID();

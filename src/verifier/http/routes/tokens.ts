@@ -47,7 +47,7 @@ function enrollInput(username: string, body: EnrollBody): EnrollInput {
 }
 
 export function tokenRoutes(app: FastifyInstance, verifier: Verifier): void {
-  app.post<{ Body: { username: string; credential: CredentialSelector; purpose: ChallengePurpose } }>(
+  app.post<{ Body: { username?: string; credential: CredentialSelector; purpose: ChallengePurpose } }>(
     '/v1/challenges',
     { schema: { summary: 'Issue a challenge for an enrolled token', body: challengeBody, response: { 201: challengeReply, ...failures } } },
     async (request, reply) => {
