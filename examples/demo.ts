@@ -1,6 +1,6 @@
-// The Quick start demo: prepares a SoftHSM token of its own (under .state/demo), lists the tokens,
+// `npm run demo:sign`: prepares a SoftHSM token of its own (under .state/demo), lists the tokens,
 // and has each key on it sign a fresh challenge that is then verified against the certificate read
-// back from the token. The kiosk demo replaces this once the verifier exists.
+// back from the token. (The Quick start's demo is the kiosk: examples/kiosk/demo.ts.)
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

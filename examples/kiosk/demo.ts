@@ -1,0 +1,108 @@
+// The kiosk, played as a story with no one at the keyboard: a SoftHSM card of its own, the
+// embedded verifier (SQLite, HTTP on loopback), and scripted PIN entries. Each step prints what a
+// person at the door would see and checks it is what should happen; the exit code says whether
+// all did. `npm run demo` (the README's Quick start) runs this.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSoftHsm } from '../../native-fixtures/softhsm/softhsm.js';
+import { Blocklist, HostLockout, Pkcs11Module, ServerSecret, Verifier, VerifierClient, buildVerifierServer, enrollToken, type Token } from '../../src/index.js';
+import { describeVerdict, Kiosk, type DenyReason, type PinPrompt, type PinSource } from './kiosk.js';
+
+const root = join(fileURLToPath(new URL('../..', import.meta.url)), '.state', 'kiosk-demo');
+rmSync(root, { recursive: true, force: true });
+
+/** The answers someone would type, in order; each prompt is printed with the PIN masked. */
+class ScriptedPins implements PinSource {
+  readonly #answers: Array<string | boolean> = [];
+  say(...answers: Array<string | boolean>): void {
+    this.#answers.push(...answers);
+  }
+  async pin(prompt: PinPrompt): Promise<string> {
+    const answer = this.#answers.shift();
+    if (typeof answer !== 'string') throw new Error('the script has no PIN for this prompt');
+    const left = prompt.retriesLeft === undefined ? '' : ` (${prompt.retriesLeft} ${prompt.retriesLeft === 1 ? 'try' : 'tries'} left)`;
+    console.log(`  card "${prompt.tokenLabel}" of ${prompt.holder} — PIN${left}: ${'*'.repeat(answer.length)}`);
+    return answer;
+  }
+  async confirmFinalTry(): Promise<boolean> {
+    const answer = this.#answers.shift();
+    if (typeof answer !== 'boolean') throw new Error('the script has no answer for the final-try question');
+    console.log(`  last try: a wrong PIN now locks the card. Go on? ${answer ? 'yes' : 'no'}`);
+    return answer;
+  }
+}
+
+const fixture = await createSoftHsm({ dir: join(root, 'softhsm'), tokens: [{ label: 'Dana card', keys: [] }] });
+const { userPin, soPin, serial } = fixture.tokens[0]!;
+const verifier = await Verifier.open({
+  database: join(root, 'verifier.sqlite'),
+  secret: ServerSecret.generate(),
+  mail: { from: 'door@example.test', transport: { kind: 'outbox', dir: join(root, 'outbox') } },
+  verifierId: 'front-door',
+});
+const server = await buildVerifierServer(verifier);
+const url = await server.listen({ host: '127.0.0.1', port: 0 });
+const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('demo', 'admin', ['admin'])).key });
+const helpdesk = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('demo', 'helpdesk', ['helpdesk'])).key });
+await using module = await Pkcs11Module.load(fixture.modulePath);
+using lockout = new HostLockout({ stateDir: join(root, 'lockout'), maxFailures: 3 });
+const pins = new ScriptedPins();
+const kiosk = new Kiosk({ verifier: new VerifierClient(url), lockout, blocklist: new Blocklist(), pins, blocklistCache: join(root, 'blocklist.json') });
+
+let failures = 0;
+async function step(title: string, token: Token, expected: true | DenyReason, expectedRetries?: number): Promise<void> {
+  console.log(`\n${title}`);
+  const verdict = await kiosk.admit(token, new AbortController().signal);
+  console.log(`  ${describeVerdict(verdict)}`);
+  const ok = verdict.granted ? expected === true : verdict.reason === expected && (expectedRetries === undefined || verdict.retriesLeft === expectedRetries);
+  if (!ok) {
+    failures++;
+    console.log(`  !! expected ${expected === true ? 'ACCESS GRANTED' : expected}${expectedRetries === undefined ? '' : ` with ${expectedRetries} tries left`}`);
+  }
+}
+
+try {
+  const token = module.token({ serial });
+  console.log(`verifier: ${url} (embedded, SQLite)   card: "${token.label}" serial ${serial} (SoftHSM)`);
+
+  console.log('\nEnrolment: a key is generated on the card, its certificate made and stored there, and registered for dana');
+  await verifier.admin.create('demo', { username: 'dana', email: 'dana@example.test', password: 'dana’s long passphrase' });
+  await verifier.admin.setChallengePolicy('demo', 'dana', 'token-only');
+  {
+    await using session = await token.openSession({ write: true });
+    await session.login(userPin);
+    const { credential } = await enrollToken(admin, session, { username: 'dana', key: { generate: { type: 'ec-p256', label: 'door' }, subject: 'CN=Dana Example' }, serial, label: 'front door card' });
+    console.log(`  enrolled: ${credential.keyType} key, certificate fingerprint ${credential.fingerprint.slice(0, 16)}…`);
+    await session.logout();
+  }
+
+  pins.say(userPin);
+  await step('1. Dana presents her card and types her PIN', token, true);
+  pins.say('0000');
+  await step('2. A wrong PIN', token, 'pin_incorrect', 2);
+  pins.say('1111');
+  await step('3. Wrong again: one try left', token, 'pin_incorrect', 1);
+  pins.say('2222', false);
+  await step('4. The kiosk asks before the last try — declined', token, 'final_try_declined', 1);
+  pins.say('2222', true);
+  await step('5. Last try spent, wrong: the PIN locks', token, 'pin_locked');
+  await step('6. Even the right PIN is no use now (not even asked for)', token, 'pin_locked');
+
+  console.log('\nThe helpdesk unblocks the PIN with the SO PIN and sets a new one');
+  const newPin = '246810';
+  await lockout.unblockPin(token, { soPin, newPin });
+  pins.say(newPin);
+  await step('7. Dana with her new PIN', token, true);
+
+  console.log('\nDana reports her card lost; the helpdesk blocks it');
+  const [lost] = await verifier.credentials.list('dana');
+  await helpdesk.request('POST', `/v1/admin/credentials/${lost!.id}/block`, { reason: 'reported lost' });
+  await step('8. Whoever found the card tries it', token, 'token_blocked');
+} finally {
+  await server.close();
+  await verifier.close();
+}
+
+console.log(failures === 0 ? '\nkiosk demo: every step behaved as it should' : `\nkiosk demo: ${failures} step(s) did not behave as they should`);
+process.exitCode = failures === 0 ? 0 : 1;

@@ -1,0 +1,137 @@
+// The kiosk's decision for one token at the door: blocklist → PIN status → PIN (masked, final try
+// confirmed) → login counted by the host lockout → challenge-response with the verifier →
+// ACCESS GRANTED or ACCESS DENIED with a reason a person understands. Interactive and scripted
+// front ends (main.ts, demo.ts) share this; prompts are behind `PinSource`, so removal or an idle
+// timeout aborts them through the signal.
+import {
+  Blocklist,
+  FinalTryRefusedError,
+  HostLockout,
+  PinIncorrectError,
+  PinLengthError,
+  PinLockedError,
+  TokenBlockedError,
+  TokenRemovedError,
+  VerifierClient,
+  VerifierRefusedError,
+  VerifierUnreachableError,
+  signInWithToken,
+  type Token,
+} from '../../src/index.js';
+
+export interface PinPrompt {
+  readonly holder: string;
+  readonly tokenLabel: string;
+  /** Tries left before the PIN locks, when known. */
+  readonly retriesLeft: number | undefined;
+}
+
+export interface PinSource {
+  /** The PIN, masked; rejects when `signal` aborts (token pulled out, idle timeout). */
+  pin(prompt: PinPrompt, signal: AbortSignal): Promise<string>;
+  /** Asked before the last try is spent. */
+  confirmFinalTry(prompt: PinPrompt, signal: AbortSignal): Promise<boolean>;
+}
+
+export type DenyReason =
+  | 'pin_incorrect'
+  | 'pin_invalid'
+  | 'pin_locked'
+  | 'final_try_declined'
+  | 'token_blocked'
+  | 'not_enrolled'
+  | 'verifier_unreachable'
+  | 'token_removed'
+  | 'timed_out'
+  | 'refused';
+
+export type Verdict = { granted: true; holder: string; username: string } | { granted: false; reason: DenyReason; holder: string; retriesLeft?: number };
+
+export function describeVerdict(verdict: Verdict): string {
+  if (verdict.granted) return `ACCESS GRANTED — welcome, ${verdict.holder}`;
+  const tries = verdict.retriesLeft === undefined ? '' : verdict.retriesLeft === 1 ? ' (1 try left: the next wrong PIN locks the card)' : ` (${verdict.retriesLeft} tries left)`;
+  const why: Record<DenyReason, string> = {
+    pin_incorrect: `wrong PIN${tries}`,
+    pin_invalid: 'that PIN has the wrong length (no try was used)',
+    pin_locked: 'the PIN is locked — please see the helpdesk',
+    final_try_declined: 'last try kept — nothing was sent to the card',
+    token_blocked: 'this token is blocked (reported lost or revoked) — please see the helpdesk',
+    not_enrolled: 'this token is not enrolled here',
+    verifier_unreachable: 'the access server cannot be reached — please try again',
+    token_removed: 'the token was pulled out',
+    timed_out: 'no answer in time',
+    refused: 'the access server refused this token',
+  };
+  return `ACCESS DENIED — ${why[verdict.reason]}`;
+}
+
+export interface KioskOptions {
+  readonly verifier: VerifierClient;
+  readonly lockout: HostLockout;
+  readonly blocklist: Blocklist;
+  readonly pins: PinSource;
+  /** Where the last good blocklist is kept, so the kiosk keeps refusing lost tokens while the verifier is down. */
+  readonly blocklistCache?: string;
+  /** Told when the blocklist could not be refreshed (the cached one is in use). */
+  readonly onStaleBlocklist?: () => void;
+}
+
+function holderOf(subject: string | undefined, fallback: string): string {
+  return /CN=([^,]+)/.exec(subject ?? '')?.[1] ?? fallback;
+}
+
+function aborted(signal: AbortSignal): DenyReason {
+  return signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? 'timed_out' : 'token_removed';
+}
+
+export class Kiosk {
+  constructor(private readonly options: KioskOptions) {}
+
+  /** One attempt at the door for a token that is present. */
+  async admit(token: Token, signal: AbortSignal): Promise<Verdict> {
+    const { verifier, lockout, blocklist, pins } = this.options;
+    if (!(await blocklist.refresh(verifier.blocklistFetcher(), this.options.blocklistCache))) this.options.onStaleBlocklist?.();
+    await using session = await token.openSession();
+    // Certificates are public: read before any PIN, so a blocked card never sees one.
+    const certificates = await session.listCertificates();
+    const own = certificates[0];
+    const holder = holderOf(own?.certificate.subject, token.label);
+    if (blocklist.isBlocked({ serial: token.serial, certificates: certificates.map((c) => c.certificate) })) return { granted: false, reason: 'token_blocked', holder };
+    if (!own) return { granted: false, reason: 'not_enrolled', holder };
+
+    const status = lockout.status(token);
+    if (status.pinStatus === 'locked') return { granted: false, reason: 'pin_locked', holder };
+    const prompt: PinPrompt = { holder, tokenLabel: token.label, retriesLeft: status.retriesLeft };
+    try {
+      // Pulled out (or timed out) before the prompt even showed: nothing to ask.
+      signal.throwIfAborted();
+      const pin = await pins.pin(prompt, signal);
+      const finalTry = status.pinStatus === 'finalTry';
+      if (finalTry && !(await pins.confirmFinalTry(prompt, signal))) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
+      signal.throwIfAborted();
+      await lockout.login(session, pin, { allowFinalTry: finalTry });
+      try {
+        const key = await session.findPrivateKey({ id: own.id });
+        const result = await signInWithToken(verifier, session, key, { credential: { serial: token.serial } });
+        return { granted: true, holder, username: result.username };
+      } finally {
+        await session.logout().catch(() => {});
+      }
+    } catch (err) {
+      if (signal.aborted) return { granted: false, reason: aborted(signal), holder };
+      if (err instanceof PinIncorrectError) return { granted: false, reason: err.locked ? 'pin_locked' : 'pin_incorrect', holder, ...(err.retriesLeft === undefined ? {} : { retriesLeft: err.retriesLeft }) };
+      if (err instanceof PinLockedError) return { granted: false, reason: 'pin_locked', holder };
+      if (err instanceof FinalTryRefusedError) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
+      if (err instanceof PinLengthError) return { granted: false, reason: 'pin_invalid', holder };
+      if (err instanceof TokenBlockedError) return { granted: false, reason: 'token_blocked', holder };
+      if (err instanceof TokenRemovedError) return { granted: false, reason: 'token_removed', holder };
+      if (err instanceof VerifierUnreachableError) return { granted: false, reason: 'verifier_unreachable', holder };
+      if (err instanceof VerifierRefusedError) {
+        if (err.remoteCode === 'ERR_CREDENTIAL_NOT_FOUND') return { granted: false, reason: 'not_enrolled', holder };
+        if (err.remoteCode === 'ERR_CREDENTIAL_STATE') return { granted: false, reason: 'token_blocked', holder };
+        return { granted: false, reason: 'refused', holder };
+      }
+      throw err;
+    }
+  }
+}
