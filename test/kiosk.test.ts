@@ -84,7 +84,9 @@ describe('the kiosk', () => {
     await prompted;
     removal.abort(new Error('token removed'));
     await expect(pending).resolves.toMatchObject({ granted: false, reason: 'token_removed' });
-    await expect(kiosk(pins(undefined)).admit(enrolled, AbortSignal.timeout(50))).resolves.toMatchObject({ granted: false, reason: 'timed_out' });
+    const idle = new AbortController();
+    const waiting = kiosk(pins(undefined, () => idle.abort(Object.assign(new Error('idle timeout'), { name: 'TimeoutError' })))).admit(enrolled, idle.signal);
+    await expect(waiting).resolves.toMatchObject({ granted: false, reason: 'timed_out' });
     // Nothing was counted against the PIN.
     expect(lockout.status(enrolled)).toMatchObject({ failures: 0 });
   });
