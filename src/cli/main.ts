@@ -2,7 +2,8 @@
 // The `tokengate` executable: runs a command, prints one line per error (with its code) and
 // exits with a code a script can branch on. `--debug` adds the stack.
 import { TokengateError, VerifierError } from '../index.js';
-import { EXIT, run } from './run.js';
+import { exitCodeFor } from './exit-codes.js';
+import { run } from './run.js';
 
 run(process.argv.slice(2)).then(
   (code) => {
@@ -12,7 +13,6 @@ run(process.argv.slice(2)).then(
     const code = err instanceof TokengateError || err instanceof VerifierError ? ` [${err.code}]` : '';
     console.error(`tokengate: ${err instanceof Error ? err.message : String(err)}${code}`);
     if (process.argv.includes('--debug') && err instanceof Error) console.error(err.stack);
-    // parseArgs reports an unknown or malformed option as a TypeError.
-    process.exitCode = err instanceof TypeError ? EXIT.usage : EXIT.failure;
+    process.exitCode = exitCodeFor(err);
   },
 );

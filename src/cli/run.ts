@@ -1,11 +1,13 @@
-// The `tokengate` command line. This first cut lists modules and tokens; the kiosk issue grows it
-// (login, sign, enroll, PIN administration) on the same frame: one line per error with its code,
-// `--json` on every listing, and exit codes a script can branch on.
+// The `tokengate` command line: one line per error with its code, `--json` on every listing, and
+// exit codes a script can branch on (exit-codes.ts).
 import { parseArgs } from 'node:util';
 import { discoverModules, Pkcs11Module, type TokenInfo } from '../index.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { ON_COMMAND_LINE } from './secrets.js';
+import { runTokenCommand } from './token-commands.js';
 import { runVerifier } from './verifier/commands.js';
 
-export const EXIT = { ok: 0, usage: 2, failure: 1 } as const;
+export { EXIT } from './exit-codes.js';
 
 const HELP = `usage: tokengate <command> [options]
 
@@ -13,12 +15,28 @@ commands:
   modules                 PKCS#11 modules found on this machine (p11-kit registry, usual paths)
   tokens [--module PATH]  tokens present: label, serial, model, PIN status
                           (default module: the first discovered one that has tokens)
+  watch                   token insertions and removals, until Ctrl-C
+  status                  PIN and SO PIN status (tries left where known, and who counts them)
+                          [--blocklist FILE] also says whether the token is blocked
+  login                   checks the PIN; on the last try it asks first (--allow-final-try
+                          when not on a terminal)
+  sign --in FILE --out FILE [--format raw|der] [--mechanism ALG]
+  verify --in FILE --signature FILE [--cert FILE --mechanism ALG] [--format raw|der]
   verifier …              the companion verifier: serve, users, IP ranges, API keys, audit
                           (tokengate verifier --help)
 
 options:
+  --module PATH           the PKCS#11 module (default: the first discovered one with a token)
+  --token LABEL|SERIAL    which token (default: the only one present)
+  --key LABEL|ID          which key, ID in hex (default: the first with a certificate)
+  --pin-fd N              read the PIN from file descriptor N; else TOKENGATE_PIN, else a
+                          masked prompt. A PIN on the command line is refused.
   --json                  machine-readable output
+  --debug                 stack traces on errors
   --help                  this text
+
+exit codes: 0 ok, 1 failure, 2 usage, 3 PIN incorrect, 4 PIN locked, 5 token not present,
+            6 token blocked, 7 verification failed, 8 verifier unreachable
 `;
 
 async function tokensOf(path: string): Promise<TokenInfo[]> {
@@ -48,8 +66,29 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean' }, module: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+      debug: { type: 'boolean' },
+      module: { type: 'string' },
+      token: { type: 'string' },
+      key: { type: 'string' },
+      // Accepted only to be refused with the reason (parseArgs would just call it unknown).
+      pin: { type: 'string' },
+      'so-pin': { type: 'string' },
+      puk: { type: 'string' },
+      'pin-fd': { type: 'string' },
+      'allow-final-try': { type: 'boolean' },
+      blocklist: { type: 'string' },
+      in: { type: 'string' },
+      out: { type: 'string' },
+      signature: { type: 'string' },
+      cert: { type: 'string' },
+      format: { type: 'string' },
+      mechanism: { type: 'string' },
+    },
   });
+  if (values.pin !== undefined || values['so-pin'] !== undefined || values.puk !== undefined) throw new UsageError(ON_COMMAND_LINE);
   const [command] = positionals;
   if (values.help || !command) {
     console.log(HELP);
@@ -76,6 +115,12 @@ export async function run(argv: string[]): Promise<number> {
       );
       return EXIT.ok;
     }
+    case 'watch':
+    case 'status':
+    case 'login':
+    case 'sign':
+    case 'verify':
+      return runTokenCommand(command, values);
     default:
       console.error(`tokengate: unknown command "${command}" (see tokengate --help)`);
       return EXIT.usage;

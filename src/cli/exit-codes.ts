@@ -1,0 +1,41 @@
+// The exit codes a script can branch on, one per outcome that matters.
+import { TokengateError, VerifierError } from '../index.js';
+
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  pinIncorrect: 3,
+  pinLocked: 4,
+  tokenNotPresent: 5,
+  tokenBlocked: 6,
+  verificationFailed: 7,
+  verifierUnreachable: 8,
+} as const;
+
+/** A mistake in how the command was called: exit 2, with the explanation. */
+export class UsageError extends TypeError {}
+
+export function exitCodeFor(err: unknown): number {
+  // parseArgs reports an unknown or malformed option as a TypeError.
+  if (err instanceof TypeError) return EXIT.usage;
+  const code = err instanceof TokengateError || err instanceof VerifierError ? err.code : undefined;
+  switch (code) {
+    case 'ERR_PIN_INCORRECT':
+    case 'ERR_PIN_LENGTH':
+      return EXIT.pinIncorrect;
+    case 'ERR_PIN_LOCKED':
+      return EXIT.pinLocked;
+    case 'ERR_FINAL_TRY_REFUSED':
+      return EXIT.usage;
+    case 'ERR_TOKEN_NOT_PRESENT':
+    case 'ERR_TOKEN_REMOVED':
+      return EXIT.tokenNotPresent;
+    case 'ERR_TOKEN_BLOCKED':
+      return EXIT.tokenBlocked;
+    case 'ERR_VERIFIER_UNREACHABLE':
+      return EXIT.verifierUnreachable;
+    default:
+      return EXIT.failure;
+  }
+}

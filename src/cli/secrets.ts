@@ -1,0 +1,34 @@
+// PINs for the token commands: from the environment (TOKENGATE_PIN, TOKENGATE_SO_PIN,
+// TOKENGATE_PUK, TOKENGATE_NEW_PIN), from a file descriptor (--pin-fd N: one line), or from a
+// masked prompt on a terminal. Never from the command line, where it would land in the shell's
+// history and in `ps` for everyone on the machine to read.
+import { confirm, password } from '@inquirer/prompts';
+import { readFileSync } from 'node:fs';
+import { UsageError } from './exit-codes.js';
+
+export type SecretKind = 'pin' | 'so-pin' | 'puk' | 'new-pin';
+
+const ENV: Record<SecretKind, string> = { pin: 'TOKENGATE_PIN', 'so-pin': 'TOKENGATE_SO_PIN', puk: 'TOKENGATE_PUK', 'new-pin': 'TOKENGATE_NEW_PIN' };
+const PROMPT: Record<SecretKind, string> = { pin: 'PIN', 'so-pin': 'SO PIN', puk: 'PUK', 'new-pin': 'New PIN' };
+
+export const ON_COMMAND_LINE =
+  'a PIN on the command line would land in the shell history and in `ps`: use TOKENGATE_PIN (TOKENGATE_SO_PIN, TOKENGATE_PUK, TOKENGATE_NEW_PIN), --pin-fd N, or the prompt';
+
+export async function readSecret(kind: SecretKind, options: { pinFd?: string | undefined } = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const fromEnv = env[ENV[kind]];
+  if (fromEnv) return fromEnv;
+  if (options.pinFd !== undefined && kind === 'pin') {
+    const fd = Number(options.pinFd);
+    if (!Number.isInteger(fd) || fd < 0) throw new UsageError('--pin-fd takes a file descriptor number');
+    return readFileSync(fd, 'utf8').split(/\r?\n/)[0] ?? '';
+  }
+  if (!process.stdin.isTTY) throw new UsageError(`no ${PROMPT[kind]}: set ${ENV[kind]}${kind === 'pin' ? ' or pass --pin-fd N' : ''}, or run on a terminal to be asked`);
+  return password({ message: `${PROMPT[kind]}:`, mask: '*' });
+}
+
+/** On a terminal, asks before the last try; elsewhere the caller must have said --allow-final-try. */
+export async function confirmFinalTry(allowed: boolean): Promise<boolean> {
+  if (allowed) return true;
+  if (!process.stdin.isTTY) return false;
+  return confirm({ message: 'One try is left: a wrong PIN now locks the token. Go on?', default: false });
+}

@@ -1,0 +1,58 @@
+// Which module, token and key a command works on: --module PATH (default: the first discovered
+// module that has a token), --token LABEL|SERIAL (default: the only token, or an error naming
+// them), --key LABEL|ID-in-hex (default: the first key that has a certificate).
+import { discoverModules, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenKey } from '../index.js';
+import type { TokenCertificate } from '../pkcs11/certificates.js';
+import { UsageError } from './exit-codes.js';
+
+export async function defaultModulePath(): Promise<string | undefined> {
+  for (const m of discoverModules()) {
+    try {
+      await using module = await Pkcs11Module.load(m.path);
+      if (module.tokens().some((t) => t.flags.tokenInitialized)) return m.path;
+    } catch {
+      // A module that cannot start here (no reader service, no configuration) has no tokens for us.
+    }
+  }
+  return undefined;
+}
+
+export async function openModule(path: string | undefined): Promise<Pkcs11Module> {
+  const chosen = path ?? (await defaultModulePath());
+  if (!chosen) throw new TokenNotPresentError('no PKCS#11 module with a token was found (give --module PATH)');
+  return Pkcs11Module.load(chosen);
+}
+
+export function selectToken(module: Pkcs11Module, selector: string | undefined): Token {
+  const present = module.tokens().filter((t) => t.flags.tokenInitialized);
+  if (selector === undefined) {
+    if (present.length === 1) return module.token({ serial: present[0]!.serial });
+    if (present.length === 0) throw new TokenNotPresentError('no token is present');
+    throw new UsageError(`several tokens are present (${present.map((t) => `"${t.label}" ${t.serial}`).join(', ')}): pick one with --token LABEL|SERIAL`);
+  }
+  const match = present.find((t) => t.serial === selector) ?? present.find((t) => t.label === selector);
+  if (!match) throw new TokenNotPresentError(`no token labelled or numbered "${selector}" is present`);
+  return module.token({ serial: match.serial });
+}
+
+export async function selectKey(session: Session, selector: string | undefined): Promise<TokenKey> {
+  if (selector !== undefined) {
+    const byId = /^[0-9a-f]+$/i.test(selector) && selector.length % 2 === 0 ? (await session.listKeys()).find((k) => Buffer.from(k.id).toString('hex') === selector.toLowerCase()) : undefined;
+    return byId ?? session.findPrivateKey({ label: selector });
+  }
+  const certificates = await session.listCertificates();
+  for (const key of await session.listKeys()) {
+    if (certificates.some((c) => Buffer.from(c.id).equals(Buffer.from(key.id)))) return key;
+  }
+  const [first] = await session.listKeys();
+  if (!first) throw new UsageError('the token has no private key (see tokengate keygen)');
+  return first;
+}
+
+/** A certificate (public: no login needed) by the key's label or ID in hex, or the first one. */
+export async function selectCertificate(session: Session, selector: string | undefined): Promise<TokenCertificate> {
+  const certificates = await session.listCertificates();
+  const found = selector === undefined ? certificates[0] : certificates.find((c) => c.label === selector || Buffer.from(c.id).toString('hex') === selector.toLowerCase());
+  if (!found) throw new KeyNotFoundError(selector === undefined ? 'the token holds no certificate' : `no certificate for "${selector}" on the token`);
+  return found;
+}

@@ -1,0 +1,156 @@
+// The token commands: status, login, watch, sign, verify. Each works on one token (select.ts),
+// takes its PIN the safe ways only (secrets.ts), and counts wrong PINs on the host for tokens
+// that never lock themselves (the same counters as the kiosk, under the state directory).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import {
+  Blocklist,
+  FinalTryRefusedError,
+  HostLockout,
+  SIGNATURE_ALGORITHMS,
+  defaultAlgorithm,
+  verifySignature,
+  type Pkcs11Module,
+  type Session,
+  type SignatureAlgorithm,
+  type SignatureFormat,
+  type Token,
+  type TokenEvent,
+} from '../index.js';
+import { X509Certificate } from '../pkcs11/x509.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { confirmFinalTry, readSecret } from './secrets.js';
+import { openModule, selectCertificate, selectKey, selectToken } from './select.js';
+import { classifyKey } from '../verifier/credentials/key-algorithm.js';
+
+export interface TokenCommandOptions {
+  module?: string | undefined;
+  token?: string | undefined;
+  key?: string | undefined;
+  json?: boolean | undefined;
+  'pin-fd'?: string | undefined;
+  'allow-final-try'?: boolean | undefined;
+  blocklist?: string | undefined;
+  in?: string | undefined;
+  out?: string | undefined;
+  signature?: string | undefined;
+  cert?: string | undefined;
+  format?: string | undefined;
+  mechanism?: string | undefined;
+}
+
+function print(json: boolean, data: unknown, text: string): void {
+  console.log(json ? JSON.stringify(data, null, 2) : text);
+}
+
+function algorithmOf(value: string | undefined): SignatureAlgorithm | undefined {
+  if (value === undefined) return undefined;
+  if (!SIGNATURE_ALGORITHMS.includes(value as SignatureAlgorithm)) throw new UsageError(`--mechanism: one of ${SIGNATURE_ALGORITHMS.join(', ')}`);
+  return value as SignatureAlgorithm;
+}
+
+function formatOf(value: string | undefined): SignatureFormat {
+  if (value === undefined || value === 'raw' || value === 'der') return value ?? 'raw';
+  throw new UsageError('--format: raw or der');
+}
+
+/** Logs in with the PIN, counted on the host; the final try only when confirmed or allowed. */
+async function login(session: Session, options: TokenCommandOptions, lockout: HostLockout): Promise<void> {
+  const status = lockout.status(session.token);
+  const pin = await readSecret('pin', { pinFd: options['pin-fd'] });
+  const allowFinalTry = status.pinStatus === 'finalTry' ? await confirmFinalTry(options['allow-final-try'] === true) : false;
+  try {
+    await lockout.login(session, pin, { allowFinalTry });
+  } catch (err) {
+    if (err instanceof FinalTryRefusedError) throw new FinalTryRefusedError('one try is left: confirm on a terminal, or pass --allow-final-try');
+    throw err;
+  }
+}
+
+async function withToken<T>(options: TokenCommandOptions, body: (token: Token, module: Pkcs11Module, lockout: HostLockout) => Promise<T>): Promise<T> {
+  await using module = await openModule(options.module);
+  const blocklist = options.blocklist ? await Blocklist.fromFile(options.blocklist) : undefined;
+  using lockout = new HostLockout(blocklist ? { blocklist } : {});
+  // Awaited here: `using` must not close the lockout or the module before the body is done.
+  return await body(selectToken(module, options.token), module, lockout);
+}
+
+export async function runTokenCommand(command: string, options: TokenCommandOptions): Promise<number> {
+  const json = options.json === true;
+  switch (command) {
+    case 'status':
+      return withToken(options, async (token, _module, lockout) => {
+        const info = token.info();
+        const pin = lockout.status(token);
+        const so = lockout.status(token, 'so');
+        const blocked = options.blocklist ? (await Blocklist.fromFile(options.blocklist)).isBlocked({ serial: token.serial }) : undefined;
+        const data = { label: info.label, serial: info.serial, model: info.model, pin, soPin: so, ...(blocked === undefined ? {} : { blocked }) };
+        const left = (s: typeof pin) => (s.retriesLeft === undefined ? '' : ` (${s.retriesLeft} left, counted by the ${s.source})`);
+        print(json, data, `"${info.label}" ${info.serial}  PIN: ${pin.pinStatus}${left(pin)}  SO PIN: ${so.pinStatus}${left(so)}${blocked ? '  BLOCKED' : ''}`);
+        return EXIT.ok;
+      });
+    case 'login':
+      return withToken(options, async (token, _module, lockout) => {
+        await using session = await token.openSession();
+        await login(session, options, lockout);
+        await session.logout();
+        print(json, { ok: true, serial: token.serial }, `PIN accepted by "${token.label}"`);
+        return EXIT.ok;
+      });
+    case 'sign':
+      return withToken(options, async (token, _module, lockout) => {
+        if (!options.in || !options.out) throw new UsageError('sign needs --in FILE and --out FILE');
+        const data = readFileSync(options.in);
+        await using session = await token.openSession();
+        await login(session, options, lockout);
+        const key = await selectKey(session, options.key);
+        const algorithm = algorithmOf(options.mechanism) ?? defaultAlgorithm(key);
+        const format = formatOf(options.format);
+        const signature = await session.signChallenge(key, data, { algorithm, format });
+        writeFileSync(options.out, signature);
+        await session.logout();
+        print(json, { algorithm, format, bytes: signature.length, key: key.label }, `signed ${data.length} bytes with "${key.label}" (${algorithm}, ${format}): ${options.out}`);
+        return EXIT.ok;
+      });
+    case 'verify': {
+      if (!options.in || !options.signature) throw new UsageError('verify needs --in FILE and --signature FILE (and --cert FILE, or a token holding the certificate)');
+      const data = readFileSync(options.in);
+      const signature = readFileSync(options.signature);
+      const format = formatOf(options.format);
+      let certificate: X509Certificate;
+      let algorithm = algorithmOf(options.mechanism);
+      if (options.cert) {
+        const raw = readFileSync(options.cert);
+        // PEM or DER.
+        certificate = new X509Certificate(raw.includes('-----BEGIN') ? raw.toString('utf8') : raw);
+      } else {
+        certificate = await withToken(options, async (token) => {
+          await using session = await token.openSession();
+          return (await selectCertificate(session, options.key)).certificate;
+        });
+      }
+      // The certificate's key decides the default: ECDSA with its curve's hash, RSA PKCS#1 v1.5, Ed25519.
+      const info = classifyKey(Buffer.from(certificate.publicKey.rawData));
+      algorithm ??= 'refusal' in info ? undefined : info.algorithms[0];
+      if (!algorithm) throw new UsageError('this key type needs --mechanism');
+      const ok = verifySignature(certificate, data, signature, { algorithm, format });
+      print(json, { valid: ok, algorithm, format }, ok ? 'signature valid' : 'signature NOT valid');
+      return ok ? EXIT.ok : EXIT.verificationFailed;
+    }
+    case 'watch': {
+      await using module = await openModule(options.module);
+      // The tokens already there come first, as `inserted`: the stream starts from what is present.
+      const watcher = module.watch({ intervalMs: 250, emitInitial: true });
+      // One line per event, also with --json (a stream a script reads line by line).
+      const show = (event: TokenEvent) =>
+        console.log(json ? JSON.stringify({ type: event.type, label: event.token.label, serial: event.token.serial }) : `${event.type.padEnd(8)} "${event.token.label}" ${event.token.serial}`);
+      watcher.on('event', show);
+      if (!json) console.log('watching for tokens (Ctrl-C stops)');
+      await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      watcher.close();
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (see tokengate --help)`);
+  }
+}
