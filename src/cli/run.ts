@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { discoverModules, Pkcs11Module, type TokenInfo } from '../index.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { ON_COMMAND_LINE } from './secrets.js';
+import { runAdminCommand } from './admin-commands.js';
 import { runTokenCommand } from './token-commands.js';
 import { runVerifier } from './verifier/commands.js';
 
@@ -22,6 +23,15 @@ commands:
                           when not on a terminal)
   sign --in FILE --out FILE [--format raw|der] [--mechanism ALG]
   verify --in FILE --signature FILE [--cert FILE --mechanism ALG] [--format raw|der]
+  keygen --label L [--type ec-p256|ec-p384|rsa-2048|rsa-3072|ed25519] [--subject CN=…]
+                          a key pair on the token (and a self-signed certificate with --subject)
+  import-cert --in FILE [--key LABEL|ID]   a certificate next to its key
+  enroll --verifier URL --username NAME [--key LABEL|ID | --type T --subject CN=…]
+                          registers the token with the verifier (TOKENGATE_API_KEY for an admin,
+                          or TOKENGATE_PASSWORD for the user's own token)
+  change-pin              TOKENGATE_PIN (old) and TOKENGATE_NEW_PIN, or prompts
+  unblock-pin [--with puk|so-pin]   with TOKENGATE_PUK or TOKENGATE_SO_PIN, and TOKENGATE_NEW_PIN
+  init-token --label L    the first uninitialised token: TOKENGATE_SO_PIN, TOKENGATE_NEW_PIN
   verifier …              the companion verifier: serve, users, IP ranges, API keys, audit
                           (tokengate verifier --help)
 
@@ -86,6 +96,12 @@ export async function run(argv: string[]): Promise<number> {
       cert: { type: 'string' },
       format: { type: 'string' },
       mechanism: { type: 'string' },
+      type: { type: 'string' },
+      label: { type: 'string' },
+      subject: { type: 'string' },
+      with: { type: 'string' },
+      verifier: { type: 'string' },
+      username: { type: 'string' },
     },
   });
   if (values.pin !== undefined || values['so-pin'] !== undefined || values.puk !== undefined) throw new UsageError(ON_COMMAND_LINE);
@@ -121,6 +137,13 @@ export async function run(argv: string[]): Promise<number> {
     case 'sign':
     case 'verify':
       return runTokenCommand(command, values);
+    case 'keygen':
+    case 'import-cert':
+    case 'enroll':
+    case 'change-pin':
+    case 'unblock-pin':
+    case 'init-token':
+      return runAdminCommand(command, values);
     default:
       console.error(`tokengate: unknown command "${command}" (see tokengate --help)`);
       return EXIT.usage;

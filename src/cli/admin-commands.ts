@@ -1,0 +1,110 @@
+// The token administration commands: keygen, import-cert, enroll, change-pin, unblock-pin,
+// init-token. Secrets come only from the environment, --pin-fd or a masked prompt (secrets.ts).
+import { readFileSync } from 'node:fs';
+import { createSelfSignedCertificate, enrollToken, HostLockout, VerifierClient, type KeyPairType } from '../index.js';
+import { X509Certificate } from '../pkcs11/x509.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { readSecret } from './secrets.js';
+import { openModule, selectKey, selectToken } from './select.js';
+import type { TokenCommandOptions } from './token-commands.js';
+
+export interface AdminCommandOptions extends TokenCommandOptions {
+  type?: string | undefined;
+  label?: string | undefined;
+  subject?: string | undefined;
+  with?: string | undefined;
+  verifier?: string | undefined;
+  username?: string | undefined;
+}
+
+const KEY_TYPES: readonly KeyPairType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'ed25519'];
+
+function keyType(value: string | undefined): KeyPairType {
+  if (!KEY_TYPES.includes((value ?? 'ec-p256') as KeyPairType)) throw new UsageError(`--type: one of ${KEY_TYPES.join(', ')}`);
+  return (value ?? 'ec-p256') as KeyPairType;
+}
+
+function print(json: boolean, data: unknown, text: string): void {
+  console.log(json ? JSON.stringify(data, null, 2) : text);
+}
+
+export async function runAdminCommand(command: string, options: AdminCommandOptions): Promise<number> {
+  const json = options.json === true;
+  await using module = await openModule(options.module);
+  if (command === 'init-token') {
+    if (!options.label) throw new UsageError('init-token needs --label');
+    const soPin = await readSecret('so-pin');
+    const userPin = await readSecret('new-pin');
+    const token = module.initializeToken({ soPin, label: options.label });
+    await using so = await token.openSession({ write: true });
+    await so.login(soPin, { userType: 'so' });
+    await so.initUserPin(userPin);
+    await so.logout();
+    print(json, { label: token.label, serial: token.serial }, `initialised "${token.label}" ${token.serial}: SO PIN and user PIN set`);
+    return EXIT.ok;
+  }
+  const token = selectToken(module, options.token);
+  switch (command) {
+    case 'change-pin': {
+      const oldPin = await readSecret('pin', { pinFd: options['pin-fd'] });
+      await token.changePin(oldPin, await readSecret('new-pin'));
+      print(json, { ok: true }, `PIN of "${token.label}" changed`);
+      return EXIT.ok;
+    }
+    case 'unblock-pin': {
+      // The secret held picks the way: a PUK (cards), or the SO PIN (SO login + C_InitPIN).
+      const by = options.with ?? (process.env.TOKENGATE_PUK ? 'puk' : 'so-pin');
+      if (by !== 'puk' && by !== 'so-pin') throw new UsageError('--with puk or --with so-pin');
+      const secret = await readSecret(by);
+      const newPin = await readSecret('new-pin');
+      using lockout = new HostLockout();
+      await lockout.unblockPin(token, by === 'puk' ? { puk: secret, newPin } : { soPin: secret, newPin });
+      print(json, { ok: true }, `PIN of "${token.label}" unblocked and set`);
+      return EXIT.ok;
+    }
+    case 'keygen':
+    case 'import-cert':
+    case 'enroll': {
+      await using session = await token.openSession({ write: true });
+      await session.login(await readSecret('pin', { pinFd: options['pin-fd'] }));
+      try {
+        if (command === 'keygen') {
+          if (!options.label) throw new UsageError('keygen needs --label');
+          const { privateKey } = await session.generateKeyPair({ type: keyType(options.type), label: options.label });
+          if (options.subject) {
+            const certificate = await createSelfSignedCertificate(session, privateKey, { subject: options.subject });
+            await session.importCertificate(certificate, { label: options.label, id: privateKey.id });
+          }
+          const id = Buffer.from(privateKey.id).toString('hex');
+          print(json, { label: options.label, id, keyType: privateKey.keyType, certificate: options.subject !== undefined }, `generated ${privateKey.keyType} key "${options.label}" (id ${id})${options.subject ? ' with a self-signed certificate' : ''}`);
+          return EXIT.ok;
+        }
+        if (command === 'import-cert') {
+          if (!options.in) throw new UsageError('import-cert needs --in FILE (PEM or DER)');
+          const raw = readFileSync(options.in);
+          const certificate = new X509Certificate(raw.includes('-----BEGIN') ? raw.toString('utf8') : raw);
+          const key = await selectKey(session, options.key);
+          await session.importCertificate(certificate, { label: options.label ?? key.label, id: key.id });
+          print(json, { subject: certificate.subject, key: key.label }, `imported "${certificate.subject}" next to key "${key.label}"`);
+          return EXIT.ok;
+        }
+        // enroll: an existing key (--key) or a new one (--type, --subject), registered with the verifier.
+        if (!options.verifier || !options.username) throw new UsageError('enroll needs --verifier URL and --username NAME');
+        const apiKey = process.env.TOKENGATE_API_KEY;
+        const password = process.env.TOKENGATE_PASSWORD;
+        if (!apiKey && !password) throw new UsageError('enroll needs TOKENGATE_API_KEY (an admin key) or TOKENGATE_PASSWORD (the user enrolls their own token)');
+        const client = new VerifierClient(options.verifier, apiKey ? { apiKey } : {});
+        const key = options.key
+          ? { existing: await selectKey(session, options.key) }
+          : { generate: { type: keyType(options.type), label: options.label ?? 'tokengate' }, subject: options.subject ?? `CN=${options.username}` };
+        const { credential } = await enrollToken(client, session, { username: options.username, key, serial: token.serial, ...(password && !apiKey ? { password } : {}) });
+        print(json, credential, `enrolled "${token.label}" (${credential.keyType}) for ${credential.username}: credential ${credential.id}`);
+        return EXIT.ok;
+      } finally {
+        await session.logout().catch(() => {});
+      }
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (see tokengate --help)`);
+  }
+}
