@@ -1,0 +1,66 @@
+// The kiosk in a real terminal once more, now with the emulated PIV card through pcscd and
+// OpenSC: the card counts its own tries. Granted; a wrong PIN with the tries left; the card pulled
+// out while the PIN prompt is up (the kiosk resets), put back, and granted again.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { buildVerifierServer } from '../src/verifier/http/server.js';
+import type { Verifier } from '../src/verifier/verifier.js';
+import { usePivStack } from './helpers/piv.js';
+import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
+import { startInTerminal, type Terminal } from './helpers/terminal.js';
+import { openVerifier, useStoreEngines } from './helpers/verifier.js';
+
+const PIN = '246810';
+const piv = usePivStack({ pin: PIN, pinTries: 3, holder: 'Jo Example' });
+const engines = useStoreEngines(['sqlite']);
+const main = fileURLToPath(new URL('../examples/kiosk/main.ts', import.meta.url));
+let smtp: SmtpPeer;
+let verifier: Verifier;
+let app: FastifyInstance;
+let url: string;
+let terminal: Terminal | undefined;
+
+beforeAll(async () => {
+  smtp = await startSmtpPeer();
+  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
+  app = await buildVerifierServer(verifier);
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  await verifier.admin.create('test', { username: 'jo', email: 'jo@example.test', password: 'correct horse battery' });
+  await verifier.admin.setChallengePolicy('test', 'jo', 'token-only');
+  await verifier.credentials.enroll('test', { username: 'jo', certificate: piv.current.card.certificatePem, serial: piv.current.card.serial });
+}, 60_000);
+afterAll(async () => {
+  terminal?.stop();
+  await app?.close();
+  await verifier?.close();
+  await smtp?.stop();
+});
+
+describe('the kiosk at a terminal with a PIV card through OpenSC', () => {
+  it('grants, counts a wrong PIN on the card, resets when the card is pulled at the prompt, and grants again once it is back', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'tokengate-kiosk-piv-'));
+    terminal = startInTerminal(
+      [process.execPath, '--import', 'tsx', main, '--module', piv.current.modulePath, '--verifier', url, '--state-dir', state, '--idle-timeout', '3'],
+      { OPENSC_CONF: process.env.OPENSC_CONF ?? '', PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+    );
+    const t = terminal;
+    await t.waitFor(/Jo Example, your PIN \(3 tries left\)/, 1, 40_000);
+    t.type(PIN);
+    await t.waitFor(/ACCESS GRANTED — welcome, Jo Example/, 1, 30_000);
+    await t.waitFor(/your PIN \(3 tries left\)/, 2);
+    t.type('000000');
+    await t.waitFor(/ACCESS DENIED — wrong PIN \(2 tries left\)/);
+    await t.waitFor(/your PIN \(2 tries left\)/);
+    // Pulled out with the prompt on screen.
+    await piv.current.card.remove();
+    await t.waitFor(/ACCESS DENIED — the token was pulled out/);
+    await piv.current.card.insert();
+    await t.waitFor(/your PIN \(2 tries left\)/, 2, 30_000);
+    t.type(PIN);
+    await t.waitFor(/ACCESS GRANTED — welcome, Jo Example/, 2, 30_000);
+  }, 180_000);
+});
