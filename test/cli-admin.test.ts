@@ -74,6 +74,15 @@ describe('tokengate administration', () => {
     expect(JSON.parse(tokengate(['verify', ...fresh, '--key', 'door', '--in', data, '--signature', sig, '--json']).stdout)).toMatchObject({ valid: true, algorithm: 'ECDSA-SHA384' });
   });
 
+  it('keygen --csr writes a PKCS#10 request signed on the token, which openssl checks', () => {
+    const csr = join(work, 'gate.csr');
+    const r = tokengate(['keygen', '--token', 'admin-card', '--label', 'gate', '--type', 'rsa-2048', '--subject', 'CN=Gate 3', '--csr', csr], { TOKENGATE_PIN: hsm.current.tokens[0]!.userPin });
+    expect(r.status).toBe(0);
+    const checked = spawnSync('openssl', ['req', '-in', csr, '-noout', '-verify', '-subject'], { encoding: 'utf8' });
+    expect(`${checked.stdout}${checked.stderr}`).toMatch(/verify OK/i);
+    expect(checked.stdout).toContain('CN = Gate 3');
+  });
+
   it('import-cert puts a certificate next to its key', () => {
     const pem = join(work, 'p256.crt');
     writeFileSync(pem, hsm.current.tokens[0]!.keys.find((k) => k.label === 'p256')!.certificatePem);

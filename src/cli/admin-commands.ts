@@ -1,7 +1,7 @@
 // The token administration commands: keygen, import-cert, enroll, change-pin, unblock-pin,
 // init-token. Secrets come only from the environment, --pin-fd or a masked prompt (secrets.ts).
-import { readFileSync } from 'node:fs';
-import { createSelfSignedCertificate, enrollToken, HostLockout, VerifierClient, type KeyPairType } from '../index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createCertificateRequest, createSelfSignedCertificate, enrollToken, HostLockout, VerifierClient, type KeyPairType } from '../index.js';
 import { X509Certificate } from '../pkcs11/x509.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { readSecret } from './secrets.js';
@@ -15,6 +15,7 @@ export interface AdminCommandOptions extends TokenCommandOptions {
   with?: string | undefined;
   verifier?: string | undefined;
   username?: string | undefined;
+  csr?: string | undefined;
 }
 
 const KEY_TYPES: readonly KeyPairType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'ed25519'];
@@ -71,12 +72,17 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
         if (command === 'keygen') {
           if (!options.label) throw new UsageError('keygen needs --label');
           const { privateKey } = await session.generateKeyPair({ type: keyType(options.type), label: options.label });
-          if (options.subject) {
+          if (options.csr) {
+            // A PKCS#10 request signed on the token, for a CA to answer (then: import-cert).
+            const request = await createCertificateRequest(session, privateKey, { subject: options.subject ?? `CN=${options.label}` });
+            writeFileSync(options.csr, request.toString('pem'));
+          } else if (options.subject) {
             const certificate = await createSelfSignedCertificate(session, privateKey, { subject: options.subject });
             await session.importCertificate(certificate, { label: options.label, id: privateKey.id });
           }
           const id = Buffer.from(privateKey.id).toString('hex');
-          print(json, { label: options.label, id, keyType: privateKey.keyType, certificate: options.subject !== undefined }, `generated ${privateKey.keyType} key "${options.label}" (id ${id})${options.subject ? ' with a self-signed certificate' : ''}`);
+          const made = options.csr ? `, certificate request in ${options.csr}` : options.subject ? ' with a self-signed certificate' : '';
+          print(json, { label: options.label, id, keyType: privateKey.keyType, certificate: !options.csr && options.subject !== undefined, csr: options.csr }, `generated ${privateKey.keyType} key "${options.label}" (id ${id})${made}`);
           return EXIT.ok;
         }
         if (command === 'import-cert') {

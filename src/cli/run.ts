@@ -24,7 +24,8 @@ commands:
   sign --in FILE --out FILE [--format raw|der] [--mechanism ALG]
   verify --in FILE --signature FILE [--cert FILE --mechanism ALG] [--format raw|der]
   keygen --label L [--type ec-p256|ec-p384|rsa-2048|rsa-3072|ed25519] [--subject CN=…]
-                          a key pair on the token (and a self-signed certificate with --subject)
+                          a key pair on the token (and a self-signed certificate with --subject,
+                          or a PKCS#10 request signed on the token with --csr FILE)
   import-cert --in FILE [--key LABEL|ID]   a certificate next to its key
   enroll --verifier URL --username NAME [--key LABEL|ID | --type T --subject CN=…]
                           registers the token with the verifier (TOKENGATE_API_KEY for an admin,
@@ -102,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
       with: { type: 'string' },
       verifier: { type: 'string' },
       username: { type: 'string' },
+      csr: { type: 'string' },
     },
   });
   if (values.pin !== undefined || values['so-pin'] !== undefined || values.puk !== undefined) throw new UsageError(ON_COMMAND_LINE);
