@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { enableWal } from '../util/sqlite-wal.js';
 
 export interface CounterKey {
   module: string;
@@ -34,9 +35,9 @@ export class CounterStore {
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.#db = new Database(join(stateDir, 'pin-counters.sqlite'));
-    this.#db.pragma('journal_mode = WAL');
     // Other processes may hold the write lock for a moment; wait rather than fail.
     this.#db.pragma('busy_timeout = 10000');
+    enableWal(this.#db);
     this.#db.exec(`CREATE TABLE IF NOT EXISTS pin_counters (
       module TEXT NOT NULL, serial TEXT NOT NULL, user_type TEXT NOT NULL,
       failures INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0, last_failure_at INTEGER,

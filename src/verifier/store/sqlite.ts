@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
+import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 
 type Params = readonly SqlValue[];
@@ -61,13 +62,13 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
   static open(path: string): SqliteDatabase {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const db = new BetterSqlite3(path);
-    db.pragma('journal_mode = WAL');
+    // Another process may hold the write lock for a moment: wait for it rather than fail.
+    db.pragma('busy_timeout = 10000');
+    enableWal(db);
     db.pragma('foreign_keys = ON');
     // Commits through `relaxed` do not wait for the disk; the durable view switches to FULL around
     // each of its operations (they are the rare ones: resets, enrollments, lifecycle changes).
     db.pragma('synchronous = NORMAL');
-    // Another process may hold the write lock for a moment: wait for it rather than fail.
-    db.pragma('busy_timeout = 10000');
     return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false }, false);
   }
 
