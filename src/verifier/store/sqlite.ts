@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
+import { WriteBatch } from './sqlite-batch.js';
 
 type Params = readonly SqlValue[];
 
@@ -16,7 +17,7 @@ const statementCaches = new WeakMap<BetterSqlite3.Database, Map<string, Statemen
 class SqliteExecutor implements SqlExecutor {
   constructor(protected readonly db: BetterSqlite3.Database) {}
 
-  #statement(sql: string): Statement {
+  protected statement(sql: string): Statement {
     let cache = statementCaches.get(this.db);
     if (!cache) statementCaches.set(this.db, (cache = new Map()));
     let statement = cache.get(sql);
@@ -25,15 +26,19 @@ class SqliteExecutor implements SqlExecutor {
   }
 
   async all<T>(sql: string, params: Params = []): Promise<T[]> {
-    return this.#statement(sql).all(...params) as T[];
+    return this.statement(sql).all(...params) as T[];
   }
 
   async get<T>(sql: string, params: Params = []): Promise<T | undefined> {
-    return this.#statement(sql).get(...params) as T | undefined;
+    return this.statement(sql).get(...params) as T | undefined;
   }
 
   async run(sql: string, params: Params = []): Promise<RunResult> {
-    const statement = this.#statement(sql);
+    return this.runNow(sql, params);
+  }
+
+  protected runNow(sql: string, params: Params): RunResult {
+    const statement = this.statement(sql);
     // A statement with RETURNING must be stepped like a query.
     if (statement.reader) return { changes: statement.all(...params).length };
     return { changes: statement.run(...params).changes };
@@ -43,6 +48,8 @@ class SqliteExecutor implements SqlExecutor {
 interface Shared {
   queue: Promise<unknown>;
   closed: boolean;
+  /** The relaxed writes of this turn of the event loop, committed together on the next. */
+  batch: WriteBatch | undefined;
 }
 
 export class SqliteDatabase extends SqliteExecutor implements Database {
@@ -69,7 +76,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     // Commits through `relaxed` do not wait for the disk; the durable view switches to FULL around
     // each of its operations (they are the rare ones: resets, enrollments, lifecycle changes).
     db.pragma('synchronous = NORMAL');
-    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false }, false);
+    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false, batch: undefined }, false);
   }
 
   /**
@@ -81,31 +88,64 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     return (this.#relaxed ??= new SqliteDatabase(this.db, this.#shared, true));
   }
 
+  /** Commits the open batch, if any: everything but a relaxed statement runs outside one. */
+  #flush(): void {
+    this.#shared.batch?.commit();
+    this.#shared.batch = undefined;
+  }
+
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#relaxedView
-      ? work
-      : async () => {
-          this.db.pragma('synchronous = FULL');
-          try {
-            return await work();
-          } finally {
-            this.db.pragma('synchronous = NORMAL');
-          }
-        };
+    const run = async () => {
+      this.#flush();
+      if (this.#relaxedView) return work();
+      this.db.pragma('synchronous = FULL');
+      try {
+        return await work();
+      } finally {
+        this.db.pragma('synchronous = NORMAL');
+      }
+    };
     const result = this.#shared.queue.then(run, run);
     this.#shared.queue = result.catch(() => undefined);
     return result;
   }
 
+  /**
+   * A relaxed statement: a read runs at once (seeing the open batch); a write joins the batch,
+   * and its result is given out once the batch has committed.
+   */
+  async #batched<T>(sql: string, execute: () => T): Promise<T> {
+    const shared = this.#shared;
+    const queued = shared.queue.then(() => {
+      if (this.statement(sql).readonly) return { value: execute(), batch: undefined };
+      if (!shared.batch?.open) {
+        const batch = (shared.batch = WriteBatch.begin(this.db));
+        setImmediate(() => {
+          if (shared.batch === batch) shared.batch = undefined;
+          batch.commit();
+        });
+      }
+      const batch = shared.batch;
+      return { value: batch.add(execute), batch };
+    });
+    shared.queue = queued.catch(() => undefined);
+    const { value, batch } = await queued;
+    if (batch) await batch.committed;
+    return value;
+  }
+
   override all<T>(sql: string, params?: Params): Promise<T[]> {
+    if (this.#relaxedView) return this.#batched(sql, () => this.statement(sql).all(...(params ?? [])) as T[]);
     return this.#serial(() => super.all<T>(sql, params));
   }
 
   override get<T>(sql: string, params?: Params): Promise<T | undefined> {
+    if (this.#relaxedView) return this.#batched(sql, () => this.statement(sql).get(...(params ?? [])) as T | undefined);
     return this.#serial(() => super.get<T>(sql, params));
   }
 
   override run(sql: string, params?: Params): Promise<RunResult> {
+    if (this.#relaxedView) return this.#batched(sql, () => this.runNow(sql, params ?? []));
     return this.#serial(() => super.run(sql, params));
   }
 
@@ -132,6 +172,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     if (this.#shared.closed) return;
     this.#shared.closed = true;
     await this.#shared.queue;
+    this.#flush();
     this.db.close();
   }
 
