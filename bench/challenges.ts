@@ -1,6 +1,9 @@
 // Challenge-response benchmark: full round trips over HTTP (challenge → the client signs with
 // node:crypto in its own process → response verified), ECDSA P-256, against node:crypto's own
 // verify in one process in the same run. Runs on SQLite, then on a private PostgreSQL server.
+// Also measures the harness's own ceiling: the same load generator against a bare Fastify server
+// answering both routes with canned replies (no store, no verify) — on this 2-core machine the
+// load generator and the server share the cores, so no verifier can go faster than that.
 // `npm run bench:verifier -- --json` prints these lines after the password bench.
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -9,13 +12,49 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
 import { startPostgres } from '../native-fixtures/postgres/server.js';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
 import { Verifier } from '../src/verifier/verifier.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+// Other work on the machine comes and goes: raw and HTTP take turns, the best round is kept.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = 32;
+
+interface LoadResult {
+  ok: number;
+  errors: number;
+  ms: number;
+  p99_ms: number;
+  cpu_ms: number;
+}
+
+/** The load generator's process: its keys, and one round of load at a time. */
+class LoadGenerator {
+  readonly #child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./challenge-load.ts', import.meta.url)), String(CALLERS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  readonly #lines = createInterface({ input: this.#child.stdout! });
+  spkis: string[] = [];
+
+  #next(): Promise<string> {
+    return new Promise((resolve) => this.#lines.once('line', resolve));
+  }
+
+  async start(): Promise<this> {
+    this.spkis = (JSON.parse(await this.#next()) as { spkis: string[] }).spkis;
+    return this;
+  }
+
+  async round(url: string, credentials: readonly string[]): Promise<LoadResult> {
+    this.#child.stdin!.write(`${JSON.stringify({ url, credentials, seconds: SECONDS })}\n`);
+    return JSON.parse(await this.#next()) as LoadResult;
+  }
+
+  stop(): void {
+    this.#child.stdin!.end();
+  }
+}
 
 function rawVerifyPerSecond(): number {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -28,54 +67,87 @@ function rawVerifyPerSecond(): number {
   return n / ((Date.now() - start) / 1000);
 }
 
-async function run(store: 'sqlite' | 'postgres', database: string, dir: string): Promise<Record<string, unknown>> {
+const perSecond = (result: LoadResult) => result.ok / (result.ms / 1000);
+
+/** Best of ROUNDS rounds of `load` against `url`, with a raw-verify round before each. */
+async function bestOf(load: LoadGenerator, url: string, credentials: readonly string[]): Promise<{ best: LoadResult; raw: number; errors: number }> {
+  let best: LoadResult | undefined;
+  let raw = 0;
+  let errors = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    raw = Math.max(raw, rawVerifyPerSecond());
+    const result = await load.round(url, credentials);
+    if (process.env.BENCH_DEBUG) console.error(JSON.stringify({ url, ...result }));
+    errors += result.errors;
+    if (!best || perSecond(result) > perSecond(best)) best = result;
+  }
+  return { best: best!, raw, errors };
+}
+
+/** The harness's ceiling: canned replies of the verifier's shape, nothing stored or verified. */
+async function httpCeiling(load: LoadGenerator): Promise<number> {
+  const app = Fastify();
+  const message = Buffer.alloc(180, 1).toString('base64');
+  let n = 0;
+  app.post('/v1/challenges', async (_request, reply) => reply.code(201).send({ challengeId: `c${n++}`, message, passwordRequired: false }));
+  app.post('/v1/challenges/:id/response', async () => ({ result: 'ok' }));
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    let best = 0;
+    for (let round = 0; round < ROUNDS; round++) best = Math.max(best, perSecond(await load.round(url, load.spkis.map((_, i) => `c${i}`))));
+    return best;
+  } finally {
+    await app.close();
+  }
+}
+
+async function run(store: 'sqlite' | 'postgres', database: string, dir: string, load: LoadGenerator, ceiling: number): Promise<Record<string, unknown>> {
   const verifier = await Verifier.open({ database, secret: ServerSecret.generate(), mail: { from: 'bench@localhost', transport: { kind: 'outbox', dir: join(dir, `outbox-${store}`) } } });
   const app = await buildVerifierServer(verifier);
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const load = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./challenge-load.ts', import.meta.url)), address, String(SECONDS), String(CALLERS)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: load.stdout! });
-  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
-  const { spkis } = JSON.parse(await next()) as { spkis: string[] };
-  const credentials: string[] = [];
-  for (let i = 0; i < CALLERS; i++) {
-    const username = `user${i}`;
-    await verifier.admin.create('bench', { username, email: `${username}@example.test`, password: 'bench password 123' });
-    await verifier.admin.setChallengePolicy('bench', username, 'token-only');
-    credentials.push((await verifier.credentials.enroll('bench', { username, publicKey: Buffer.from(spkis[i]!, 'base64') })).id);
+  try {
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const credentials: string[] = [];
+    for (const [i, spki] of load.spkis.entries()) {
+      const username = `user${i}`;
+      await verifier.admin.create('bench', { username, email: `${username}@example.test`, password: 'bench password 123' });
+      await verifier.admin.setChallengePolicy('bench', username, 'token-only');
+      credentials.push((await verifier.credentials.enroll('bench', { username, publicKey: Buffer.from(spki, 'base64') })).id);
+    }
+    const { best, raw, errors } = await bestOf(load, url, credentials);
+    const perS = perSecond(best);
+    return {
+      bench: 'challenge_login',
+      store,
+      challenge_logins_per_s: Math.round(perS),
+      raw_verify_per_s: Math.round(raw),
+      challenge_vs_raw_verify: Math.round((perS / raw) * 1000) / 1000,
+      p99_ms: Math.round(best.p99_ms * 10) / 10,
+      errors,
+      http_ceiling_logins_per_s: Math.round(ceiling),
+      challenge_vs_http_ceiling: Math.round((perS / ceiling) * 1000) / 1000,
+    };
+  } finally {
+    await app.close();
+    await verifier.close();
   }
-  const raw = process.env.BENCH_NO_RAW ? 1 : rawVerifyPerSecond();
-  const cpuBefore = process.cpuUsage();
-  load.stdin!.write(`${JSON.stringify({ credentials })}\n`);
-  const result = JSON.parse(await next()) as { ok: number; errors: number; ms: number; p99_ms: number; cpu_ms: number };
-  const cpu = process.cpuUsage(cpuBefore);
-  if (process.env.BENCH_DEBUG) console.error(JSON.stringify({ store, ...result, server_cpu_ms: (cpu.user + cpu.system) / 1000 }));
-  await app.close();
-  await verifier.close();
-  const perS = result.ok / (result.ms / 1000);
-  return {
-    bench: 'challenge_login',
-    store,
-    challenge_logins_per_s: Math.round(perS),
-    raw_verify_per_s: Math.round(raw),
-    challenge_vs_raw_verify: Math.round((perS / raw) * 1000) / 1000,
-    p99_ms: Math.round(result.p99_ms * 10) / 10,
-    errors: result.errors,
-  };
 }
 
 export async function challengeBench(): Promise<Array<Record<string, unknown>>> {
   const dir = mkdtempSync(join(tmpdir(), 'tokengate-bench-challenges-'));
+  const load = await new LoadGenerator().start();
   const results = [];
   try {
-    results.push(await run('sqlite', join(dir, 'verifier.sqlite'), dir));
+    const ceiling = await httpCeiling(load);
+    results.push(await run('sqlite', join(dir, 'verifier.sqlite'), dir, load, ceiling));
     if (process.env.BENCH_SQLITE_ONLY) return results;
     const pg = await startPostgres();
     try {
-      results.push(await run('postgres', pg.url, dir));
+      results.push(await run('postgres', pg.url, dir, load, ceiling));
     } finally {
       await pg.stop();
     }
   } finally {
+    load.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return results;
