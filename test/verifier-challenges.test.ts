@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlgorithm, InvalidCredentialsError, Pkcs11Module, type Session, type SignatureAlgorithm } from '../src/index.js';
+import { RateLimitedError } from '../src/verifier/errors.js';
 import type { IssuedChallenge } from '../src/verifier/tokens/challenges.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { issue, rootCa, type Issued } from './helpers/pki.js';
@@ -270,6 +271,39 @@ describe.each(ENGINES)('the replay race on %s', (engine) => {
     } finally {
       if (second !== first) await second.close();
       await first.close();
+    }
+  });
+});
+
+describe.each(ENGINES)('the client address budget on %s', (engine) => {
+  it('an address over its failure budget is refused before any signature of its is checked; other addresses are not', async () => {
+    const database = await engines.newDatabase(engine);
+    const budgeted = await openVerifier(database, smtp, { verifierId: 'budget', ipLimit: { failures: 3 }, lockout: { threshold: 10 } });
+    const guesser = '198.51.100.7';
+    try {
+      await budgeted.admin.create('test', { username: 'carol', email: 'carol@example.test', password: PASSWORD });
+      await budgeted.admin.setChallengePolicy('test', 'carol', 'token-only');
+      const enrolled = await budgeted.credentials.enroll('test', { username: 'carol', publicKey: spki.get('p256')! });
+      const ask = (clientIp: string) => budgeted.challenges.issue({ username: 'carol', credential: { id: enrolled.id }, purpose: 'login', clientIp });
+      const reply = (issued: IssuedChallenge, signed: { signature: Uint8Array; algorithm: SignatureAlgorithm }, clientIp: string) =>
+        budgeted.challenges.respond({ challengeId: issued.challengeId, username: 'carol', purpose: 'login', ...signed, clientIp });
+      // Asked for while the address was still in budget, answered correctly after it ran out.
+      const pending = await ask(guesser);
+      for (let i = 0; i < 3; i++) {
+        const issued = await ask(guesser);
+        await expect(reply(issued, { signature: randomBytes(64), algorithm: 'ECDSA-SHA256' }, guesser)).rejects.toBeInstanceOf(InvalidCredentialsError);
+      }
+      await expect(reply(pending, await sign('p256', pending.message), guesser)).rejects.toBeInstanceOf(RateLimitedError);
+      await expect(ask(guesser)).rejects.toBeInstanceOf(RateLimitedError);
+      const audit = await budgeted.audit({ subject: 'carol' });
+      expect(audit.filter((e) => e.reason === 'ip_rate_limited').map((e) => e.action)).toEqual(['challenge.login', 'challenge.issue']);
+      // The refused answer checked no signature: the credential counted only the three bad ones.
+      expect(audit.filter((e) => e.reason === 'bad_signature')).toHaveLength(3);
+      // The user, from another address, is not held back by the guesser.
+      const fresh = await ask(IP);
+      await expect(reply(fresh, await sign('p256', fresh.message), IP)).resolves.toMatchObject({ username: 'carol' });
+    } finally {
+      await budgeted.close();
     }
   });
 });

@@ -1,9 +1,10 @@
 // Challenge-response with an enrolled token. A challenge is 256 random bits, bound to the user,
 // the credential and the purpose, and expires (default 60 s). The token signs the canonical
 // message (protocol.ts) naming this verifier too. The checks run in this order, each for a reason:
-//  1. the client address's failure budget (shared with password logins);
-//  2. the challenge is consumed first, atomically — single use even when twenty copies of a
+//  1. the challenge is consumed first, atomically — single use even when twenty copies of a
 //     response race, on one instance or several sharing PostgreSQL; a failed answer uses it up too;
+//  2. the client address's failure budget (shared with password logins), read in the same round
+//     trip: an address over budget is refused before any signature of its is checked;
 //  3. it must be unexpired, the user's, and for this purpose;
 //  4. the credential must be active (a lost token's challenges died with its blocking) and its
 //     certificate still valid; the user active and not frozen;
@@ -19,7 +20,8 @@ import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
 import { appendAudit } from '../store/audit.js';
-import { countIpFailure, ipFailures } from '../store/ip-failures.js';
+import { consumeChallenge, insertChallenge, purgeChallenges, whyNotConsumed } from '../store/challenges.js';
+import { budgetOf, countIpFailure, IP_BUDGET_COLUMNS, type IpBudget, type IpBudgetColumns, ipFailures } from '../store/ip-failures.js';
 import { canonicalUsername, type UserRow } from '../store/users.js';
 import type { SignatureAlgorithm, SignatureFormat } from '../../pkcs11/signing.js';
 import { challengePolicyFor } from './policy.js';
@@ -62,30 +64,6 @@ export interface ChallengeLoginResult {
   readonly purpose: ChallengePurpose;
 }
 
-interface ChallengeRow {
-  id: string;
-  user_id: string;
-  credential_id: string;
-  purpose: ChallengePurpose;
-  challenge: string;
-  expires_at: number;
-}
-
-interface Answerer {
-  user_id: string;
-  username: string;
-  active: number;
-  frozen: number;
-  challenge_policy: string;
-  credential_id: string;
-  spki: Uint8Array;
-  status: string;
-  not_after: number | null;
-  locked_until: number | null;
-  failed_logins: number;
-  in_flight: number;
-}
-
 class Refusal extends Error {
   constructor(
     readonly reason: string,
@@ -110,9 +88,10 @@ export class ChallengeService {
     await appendAudit(this.ctx.db.relaxed, { actor: result === 'success' ? subject : 'anonymous', action, subject, clientIp, result, reason, detail }, this.ctx.now());
   }
 
-  async #budget(action: string, username: string, clientIp: string): Promise<void> {
+  /** Refuses (429) when the address has used up its failure budget; reads it unless given. */
+  async #budget(action: string, username: string, clientIp: string, known?: IpBudget): Promise<void> {
     const { ctx } = this;
-    const budget = await ipFailures(ctx.db.relaxed, clientIp, ctx.ipLimit.windowMs, ctx.now());
+    const budget = known ?? (await ipFailures(ctx.db.relaxed, clientIp, ctx.ipLimit.windowMs, ctx.now()));
     if (budget.failures >= ctx.ipLimit.failures) {
       await this.#audit(action, username, clientIp, 'refused', 'ip_rate_limited');
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - ctx.now()) / 1000)));
@@ -130,19 +109,20 @@ export class ChallengeService {
   async issue(request: ChallengeRequest): Promise<IssuedChallenge> {
     const { ctx } = this;
     const action = 'challenge.issue';
-    await this.#budget(action, request.username ?? 'unknown', request.clientIp);
+    const now = ctx.now();
     const selector = request.credential;
     const column = 'id' in selector ? 'id' : 'serial' in selector ? 'serial' : 'fingerprint';
     const value = 'id' in selector ? selector.id : 'serial' in selector ? selector.serial : selector.fingerprint;
-    // The credential and its user in one read; without a username (a kiosk knows only the token),
-    // the credential says whose it is.
-    const found = await ctx.db.relaxed.get<UserRow & { credential_id: string | null; credential_status: string | null }>(
+    // The credential, its user and the address's failure budget in one read; without a username
+    // (a kiosk knows only the token), the credential says whose it is.
+    const found = await ctx.db.relaxed.get<UserRow & IpBudgetColumns & { credential_id: string | null; credential_status: string | null }>(
       request.username === undefined
-        ? `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${column} = ?`
-        : `SELECT u.*, c.id AS credential_id, c.status AS credential_status FROM users u
+        ? `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${column} = ?`
+        : `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} FROM users u
            LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${column} = ? WHERE u.username = ?`,
-      request.username === undefined ? [value] : [value, canonicalUsername(request.username)],
+      request.username === undefined ? [request.clientIp, request.clientIp, value] : [request.clientIp, request.clientIp, value, canonicalUsername(request.username)],
     );
+    await this.#budget(action, request.username ?? 'unknown', request.clientIp, found && budgetOf(found, ctx.ipLimit.windowMs, now));
     const subject = found?.username ?? request.username ?? `credential:${value}`;
     if (!found && request.username === undefined) {
       await this.#fail(action, subject, request.clientIp, 'credential_unknown', false);
@@ -159,26 +139,16 @@ export class ChallengeService {
       await this.#fail(action, subject, request.clientIp, `credential_${found.credential_status}`, false);
       throw new CredentialStateError(`this token is ${found.credential_status}`);
     }
-    const credential = { id: found.credential_id };
     const challenge = randomBytes(32).toString('base64url');
     const id = randomUUID();
-    const now = ctx.now();
     // Once a minute per instance, spent challenges go: the table holds the last hour, not history.
     if (now - this.#lastPurge > 60_000) {
       this.#lastPurge = now;
-      await ctx.db.relaxed.run('DELETE FROM challenges WHERE expires_at < ?', [now - KEEP_SPENT_MS]);
+      await purgeChallenges(ctx.db.relaxed, now - KEEP_SPENT_MS);
     }
     const expiresAt = now + ctx.challengeTtlMs;
-    await ctx.db.relaxed.run('INSERT INTO challenges (id, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-      id,
-      user.id,
-      credential.id,
-      request.purpose,
-      challenge,
-      expiresAt,
-      now,
-    ]);
-    const fields = { verifierId: ctx.verifierId, purpose: request.purpose, username: user.username, credentialId: credential.id, challenge };
+    await insertChallenge(ctx.db.relaxed, { id, userId: user.id, credentialId: found.credential_id, purpose: request.purpose, challenge, expiresAt, createdAt: now });
+    const fields = { verifierId: ctx.verifierId, purpose: request.purpose, username: user.username, credentialId: found.credential_id, challenge };
     return {
       challengeId: id,
       fields,
@@ -190,7 +160,6 @@ export class ChallengeService {
 
   async respond(response: ChallengeResponse): Promise<ChallengeLoginResult> {
     const action = `challenge.${response.purpose}`;
-    await this.#budget(action, response.username, response.clientIp);
     try {
       return await this.#respond(action, response);
     } catch (err) {
@@ -209,19 +178,17 @@ export class ChallengeService {
     const db = ctx.db.relaxed;
     const now = ctx.now();
     // Single use, decided by the database: of any number of concurrent answers, one gets a row.
-    const challenge = await db.get<ChallengeRow>(
-      'UPDATE challenges SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL RETURNING id, user_id, credential_id, purpose, challenge, expires_at',
-      [now, response.challengeId],
-    );
-    if (!challenge) throw new Refusal(await this.#whyNotConsumed(response.challengeId));
+    // The address's budget comes with it; an address over budget has burnt the challenge, which
+    // was single-use anyway, and no signature of its is checked.
+    const found = await consumeChallenge(db, response.challengeId, response.clientIp, now);
+    if (!found) {
+      await this.#budget(action, response.username, response.clientIp);
+      throw new Refusal(await whyNotConsumed(db, response.challengeId));
+    }
+    await this.#budget(action, response.username, response.clientIp, budgetOf(found, ctx.ipLimit.windowMs, now));
+    const challenge = found;
     if (challenge.expires_at <= now) throw new Refusal('challenge_expired');
-    const found = await db.get<Answerer>(
-      `SELECT u.id AS user_id, u.username, u.active, u.frozen, u.challenge_policy, c.id AS credential_id, c.spki, c.status, c.not_after, c.locked_until, c.failed_logins, c.in_flight
-       FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.id = ?`,
-      [challenge.credential_id],
-    );
-    if (!found) throw new Refusal('credential_unknown');
-    if (found.user_id !== challenge.user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
+    if (found.user_id !== challenge.challenge_user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
     if (challenge.purpose !== response.purpose) throw new Refusal('wrong_purpose');
     if (found.active !== 1) throw new Refusal('deactivated');
     if (found.frozen === 1) throw new Refusal('frozen');
@@ -254,13 +221,6 @@ export class ChallengeService {
       });
     }
     return { userId: found.user_id, username: found.username, credentialId: found.credential_id, purpose: challenge.purpose };
-  }
-
-  /** Why a challenge could not be consumed: unknown, used already, or killed with its credential. */
-  async #whyNotConsumed(id: string): Promise<string> {
-    const row = await this.ctx.db.relaxed.get<{ status: string }>('SELECT c.status FROM challenges h JOIN token_credentials c ON c.id = h.credential_id WHERE h.id = ?', [id]);
-    if (!row) return 'challenge_unknown';
-    return row.status !== 'active' ? `credential_${row.status}` : 'challenge_replayed';
   }
 }
 
