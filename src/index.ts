@@ -25,7 +25,7 @@ export { TokenCryptoKey, tokenCrypto, tokenKeyPair } from './pkcs11/crypto-adapt
 export type { TokenCrypto, TokenKeyPair, TokenKeyAlgorithm } from './pkcs11/crypto-adapter.js';
 export type { TokenCertificate, ImportCertificateOptions } from './pkcs11/certificates.js';
 export { PublicKey } from './pkcs11/public-key.js';
-export { verifySignature, SIGNATURE_ALGORITHMS, defaultAlgorithm } from './pkcs11/signing.js';
+export { verifySignature, verifySignatureAsync, SIGNATURE_ALGORITHMS, defaultAlgorithm } from './pkcs11/signing.js';
 export type { SignatureAlgorithm, SignatureFormat, SignOptions, VerifyOptions, VerificationKey } from './pkcs11/signing.js';
 export type { MechanismInfo } from './pkcs11/mechanisms.js';
 export type { KeyType, NamedCurve } from './pkcs11/curves.js';

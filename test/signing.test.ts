@@ -12,6 +12,7 @@ import type { GeneratedKey } from '../native-fixtures/softhsm/keys.js';
 import {
   Pkcs11Module,
   verifySignature,
+  verifySignatureAsync,
   type Session,
   type SignatureAlgorithm,
   type SignatureFormat,
@@ -304,6 +305,30 @@ describe('verifySignature', () => {
     expect(verifySignature(p256Pem, challenge, raw, { algorithm: 'ECDSA-SHA384' })).toBe(false);
     // An RSA key cannot verify an ECDSA signature, and that is a `false` too.
     expect(verifySignature(rsaPem, challenge, raw, { algorithm: 'ECDSA-SHA256' })).toBe(false);
+  });
+
+  it('verifySignatureAsync (on the thread pool) agrees with it: valid, tampered, other format, truncated', async () => {
+    const challenge = randomBytes(32);
+    for (const c of CASES) {
+      const pem = fixtureKey(c.label).publicKeyPem;
+      const sig = await session.signChallenge({ label: c.label }, challenge, { algorithm: c.algorithm, format: c.format });
+      const opts = { algorithm: c.algorithm, format: c.format };
+      const otherFormat = { algorithm: c.algorithm, format: c.format === 'der' ? ('raw' as const) : ('der' as const) };
+      const checks: Array<[Uint8Array, Uint8Array, typeof opts]> = [
+        [challenge, sig, opts],
+        [tamper(challenge), sig, opts],
+        [challenge, sig.subarray(0, 10), opts],
+        [challenge, new Uint8Array(0), opts],
+        [challenge, sig, otherFormat],
+      ];
+      const sync = checks.map(([data, signature, o]) => verifySignature(pem, data, signature, o));
+      const pooled = await Promise.all(checks.map(([data, signature, o]) => verifySignatureAsync(pem, data, signature, o)));
+      expect(pooled, `${c.label} ${c.algorithm} ${String(c.format)}`).toEqual(sync);
+      expect(pooled.slice(0, 4)).toEqual([true, false, false, false]);
+    }
+    await expect(verifySignatureAsync(fixtureKey('p256').publicKeyPem, 'x', Buffer.alloc(64), { algorithm: 'ECDSA-SHA1' as SignatureAlgorithm })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
   });
 
   it('refuses an unknown algorithm and an empty challenge with ERR_INVALID_ARGUMENT', () => {

@@ -52,7 +52,7 @@ describe('checkChallengeResponse', () => {
     ];
     for (const [label, alg, format] of cases) {
       const { signature, algorithm } = await sign(label, fields(), alg, format);
-      expect(checkChallengeResponse({ publicKey: spki.get(label)!, message: fields(), signature, algorithm, format }), `${label} ${algorithm} ${format}`).toEqual({ ok: true });
+      expect(await checkChallengeResponse({ publicKey: spki.get(label)!, message: fields(), signature, algorithm, format }), `${label} ${algorithm} ${format}`).toEqual({ ok: true });
     }
   });
 
@@ -60,20 +60,20 @@ describe('checkChallengeResponse', () => {
     const { signature, algorithm } = await sign('p256', fields());
     const forged = Buffer.from(signature);
     forged[5]! ^= 0x01;
-    expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: forged, algorithm })).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: randomBytes(64), algorithm })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: forged, algorithm })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: randomBytes(64), algorithm })).toEqual({ ok: false, reason: 'bad_signature' });
     const other = await sign('p384', fields());
-    expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: other.signature, algorithm })).toMatchObject({ ok: false });
+    expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature: other.signature, algorithm })).toMatchObject({ ok: false });
     for (const over of [{ username: 'bob' }, { purpose: 'enroll' as const }, { verifierId: 'verifier-b' }, { credentialId: 'cred-2' }, { challenge: Buffer.alloc(16, 1) }]) {
-      expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(over), signature, algorithm }), JSON.stringify(Object.keys(over))).toEqual({ ok: false, reason: 'bad_signature' });
+      expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(over), signature, algorithm }), JSON.stringify(Object.keys(over))).toEqual({ ok: false, reason: 'bad_signature' });
     }
   });
 
   it('lets the enrolled key, not the client, decide the algorithm', async () => {
     const { signature } = await sign('p256', fields());
-    expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature, algorithm: 'ECDSA-SHA384' })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
-    expect(checkChallengeResponse({ publicKey: spki.get('rsa2048')!, message: fields(), signature, algorithm: 'Ed25519' })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
-    expect(checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature, algorithm: 'none' as never })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
-    expect(checkChallengeResponse({ publicKey: Buffer.from('garbage'), message: fields(), signature, algorithm: 'ECDSA-SHA256' })).toEqual({ ok: false, reason: 'bad_public_key' });
+    expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature, algorithm: 'ECDSA-SHA384' })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
+    expect(await checkChallengeResponse({ publicKey: spki.get('rsa2048')!, message: fields(), signature, algorithm: 'Ed25519' })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
+    expect(await checkChallengeResponse({ publicKey: spki.get('p256')!, message: fields(), signature, algorithm: 'none' as never })).toEqual({ ok: false, reason: 'algorithm_not_allowed' });
+    expect(await checkChallengeResponse({ publicKey: Buffer.from('garbage'), message: fields(), signature, algorithm: 'ECDSA-SHA256' })).toEqual({ ok: false, reason: 'bad_public_key' });
   });
 });

@@ -154,35 +154,50 @@ export interface VerifyOptions {
   format?: SignatureFormat;
 }
 
-/** Verifies a signature made by `signChallenge`, on the host with node:crypto. False on any mismatch. */
-export function verifySignature(
-  key: VerificationKey,
-  challenge: Uint8Array | string,
-  signature: Uint8Array,
-  options: VerifyOptions,
-): boolean {
+type NodeVerifyArguments = [algorithm: string | null, data: Buffer, key: KeyObject | { key: KeyObject; dsaEncoding?: 'der' | 'ieee-p1363'; padding?: number; saltLength?: number }, signature: Buffer];
+
+/** node:crypto's arguments for one check; a caller's mistake (key, algorithm, empty data) throws. */
+function verifyArguments(key: VerificationKey, challenge: Uint8Array | string, signature: Uint8Array, options: VerifyOptions): NodeVerifyArguments {
   const data = toBuffer(challenge, 'challenge');
   const keyObject = toKeyObject(key);
   const sig = Buffer.from(signature);
+  switch (options.algorithm) {
+    case 'ECDSA-SHA256':
+    case 'ECDSA-SHA384':
+      return [ECDSA_HASH[options.algorithm], data, { key: keyObject, dsaEncoding: options.format === 'der' ? 'der' : 'ieee-p1363' }, sig];
+    case 'RSA-PKCS1-SHA256':
+      return ['sha256', data, keyObject, sig];
+    case 'RSA-PSS-SHA256':
+      return ['sha256', data, { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig];
+    case 'Ed25519':
+      return [null, data, keyObject, sig];
+    default:
+      throw new InvalidArgumentError(`unknown signature algorithm ${String(options.algorithm)}`);
+  }
+}
+
+/** Verifies a signature made by `signChallenge`, on the host with node:crypto. False on any mismatch. */
+export function verifySignature(key: VerificationKey, challenge: Uint8Array | string, signature: Uint8Array, options: VerifyOptions): boolean {
+  const args = verifyArguments(key, challenge, signature, options);
   try {
-    switch (options.algorithm) {
-      case 'ECDSA-SHA256':
-      case 'ECDSA-SHA384':
-        return nodeVerify(ECDSA_HASH[options.algorithm], data, {
-          key: keyObject,
-          dsaEncoding: options.format === 'der' ? 'der' : 'ieee-p1363',
-        }, sig);
-      case 'RSA-PKCS1-SHA256':
-        return nodeVerify('sha256', data, keyObject, sig);
-      case 'RSA-PSS-SHA256':
-        return nodeVerify('sha256', data, { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
-      case 'Ed25519':
-        return nodeVerify(null, data, keyObject, sig);
-      default:
-        throw new InvalidArgumentError(`unknown signature algorithm ${String(options.algorithm)}`);
-    }
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) throw err;
+    return nodeVerify(...args);
+  } catch {
+    // A malformed signature (wrong length, bad DER) is a failed verification, not an error.
     return false;
   }
+}
+
+/**
+ * `verifySignature` on libuv's thread pool: for servers, whose event loop goes on serving while
+ * the check runs on another core. Resolves false on any mismatch; a caller's mistake rejects.
+ */
+export async function verifySignatureAsync(key: VerificationKey, challenge: Uint8Array | string, signature: Uint8Array, options: VerifyOptions): Promise<boolean> {
+  const args = verifyArguments(key, challenge, signature, options);
+  return new Promise((resolve) => {
+    try {
+      nodeVerify(...args, (err, valid) => resolve(!err && valid));
+    } catch {
+      resolve(false);
+    }
+  });
 }

@@ -2,7 +2,7 @@
 // made by the enrolled key, with an algorithm that key allows. Returns a reason instead of
 // throwing, so the caller records it in the audit log and answers generically.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { SIGNATURE_ALGORITHMS, verifySignature, type SignatureAlgorithm, type SignatureFormat } from '../../pkcs11/signing.js';
+import { SIGNATURE_ALGORITHMS, verifySignatureAsync, type SignatureAlgorithm, type SignatureFormat } from '../../pkcs11/signing.js';
 import { challengeMessage, type ChallengeMessageFields } from '../protocol.js';
 import { classifyKey, type CredentialKeyInfo } from './key-algorithm.js';
 
@@ -44,7 +44,8 @@ function parseKey(spki: Uint8Array | KeyObject): { key: KeyObject; info: Credent
   return result;
 }
 
-export function checkChallengeResponse(response: ResponseToCheck): ResponseCheck {
+/** The signature itself is checked on libuv's thread pool: the event loop serves others meanwhile. */
+export async function checkChallengeResponse(response: ResponseToCheck): Promise<ResponseCheck> {
   const parsedKey = parseKey(response.publicKey);
   if (!parsedKey) return { ok: false, reason: 'bad_public_key' };
   const { key, info } = parsedKey;
@@ -53,6 +54,6 @@ export function checkChallengeResponse(response: ResponseToCheck): ResponseCheck
   const format = response.format ?? 'raw';
   if (format !== 'raw' && format !== 'der') return { ok: false, reason: 'algorithm_not_allowed' };
   const signature = response.signature instanceof Uint8Array ? response.signature : new Uint8Array();
-  const valid = verifySignature(key, challengeMessage(response.message), signature, { algorithm: response.algorithm, format });
+  const valid = await verifySignatureAsync(key, challengeMessage(response.message), signature, { algorithm: response.algorithm, format });
   return valid ? { ok: true } : { ok: false, reason: 'bad_signature' };
 }

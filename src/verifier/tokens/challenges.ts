@@ -204,7 +204,7 @@ export class ChallengeService {
 
     // A signature check costs microseconds, not an argon2 hash: it is counted after it runs
     // (a failure locks at the threshold), not reserved before like a password attempt.
-    const check = checkChallengeResponse({
+    const check = await checkChallengeResponse({
       publicKey: found.spki,
       message: { verifierId: ctx.verifierId, purpose: challenge.purpose, username: found.username, credentialId: found.credential_id, challenge: challenge.challenge },
       signature: response.signature,
