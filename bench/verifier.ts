@@ -106,5 +106,6 @@ try {
 // Part 2: challenge-response round trips, on SQLite and PostgreSQL (bench/challenges.ts).
 for (const line of await challengeBench()) {
   if (json) console.log(JSON.stringify(line));
-  else console.log(`challenge logins (${String(line.store)}): ${String(line.challenge_logins_per_s)}/s against raw ECDSA P-256 verify ${String(line.raw_verify_per_s)}/s: ratio ${String(line.challenge_vs_raw_verify)}; p99 ${String(line.p99_ms)} ms; errors ${String(line.errors)}`);
+  else if (line.bench === 'challenge_http_ceiling') console.log(`HTTP ceiling (same load, canned replies): ${String(line.logins_per_s)}/s; CPU per login: server ${String(line.server_cpu_us_per_login)} µs, load generator ${String(line.load_cpu_us_per_login)} µs`);
+  else console.log(`challenge logins (${String(line.store)}): ${String(line.challenge_logins_per_s)}/s against raw ECDSA P-256 verify ${String(line.raw_verify_per_s)}/s: ratio ${String(line.challenge_vs_raw_verify)}; p99 ${String(line.p99_ms)} ms; errors ${String(line.errors)}; ${String(line.challenge_vs_http_ceiling)} of the HTTP ceiling; CPU per login: server ${String(line.server_cpu_us_per_login)} µs, load generator ${String(line.load_cpu_us_per_login)} µs`);
 }
