@@ -1,6 +1,6 @@
 // The SQLite store's group commit: relaxed writes made together share one transaction, and each
 // writer hears back only once that transaction has committed — checked from a second connection.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -83,5 +83,35 @@ describe('SQLite relaxed writes (group commit)', () => {
     await db.close();
     await write;
     expect(countSeenElsewhere()).toBe(1);
+  });
+});
+
+/** Polls `condition` until it holds or the deadline passes; there is no event for a checkpoint. */
+async function until(condition: () => boolean, deadlineMs: number): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return condition();
+}
+
+describe('SQLite WAL checkpoints (in a worker thread)', () => {
+  it("copies committed pages into the database file by itself, though the writer's own checkpoints are off", async () => {
+    expect(await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')).toEqual({ wal_autocheckpoint: 0 });
+    const before = statSync(path).size;
+    // ~4 MB in 1,000 rows: far more than one checkpoint's worth of pages.
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => db.relaxed.run('INSERT INTO items (id, label) VALUES (?, ?)', [i + 1, 'x'.repeat(4000)])));
+    expect(await until(() => statSync(path).size > before + 3_000_000, 10_000)).toBe(true);
+    expect(countSeenElsewhere()).toBe(1000);
+  });
+
+  it('closing checkpoints what is left and removes the WAL', async () => {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => db.relaxed.run('INSERT INTO items (id, label) VALUES (?, ?)', [i + 1, 'y'.repeat(2000)])));
+    observer.close();
+    await db.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    observer = new BetterSqlite3(path, { readonly: true });
+    expect(countSeenElsewhere()).toBe(200);
   });
 });

@@ -7,6 +7,7 @@ import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 import { WriteBatch } from './sqlite-batch.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 type Params = readonly SqlValue[];
 
@@ -50,6 +51,7 @@ interface Shared {
   closed: boolean;
   /** The relaxed writes of this turn of the event loop, committed together on the next. */
   batch: WriteBatch | undefined;
+  checkpointer: WalCheckpointer | undefined;
 }
 
 export class SqliteDatabase extends SqliteExecutor implements Database {
@@ -76,7 +78,12 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     // Commits through `relaxed` do not wait for the disk; the durable view switches to FULL around
     // each of its operations (they are the rare ones: resets, enrollments, lifecycle changes).
     db.pragma('synchronous = NORMAL');
-    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false, batch: undefined }, false);
+    let checkpointer: WalCheckpointer | undefined;
+    if (path !== ':memory:') {
+      db.pragma('wal_autocheckpoint = 0');
+      checkpointer = new WalCheckpointer(path);
+    }
+    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false, batch: undefined, checkpointer }, false);
   }
 
   /**
@@ -173,6 +180,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     this.#shared.closed = true;
     await this.#shared.queue;
     this.#flush();
+    await this.#shared.checkpointer?.stop();
     this.db.close();
   }
 
