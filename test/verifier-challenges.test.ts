@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlgorithm, InvalidCredentialsError, Pkcs11Module, type Session, type SignatureAlgorithm } from '../src/index.js';
-import { RateLimitedError } from '../src/verifier/errors.js';
+import { CredentialNotFoundError, CredentialStateError, RateLimitedError } from '../src/verifier/errors.js';
 import type { IssuedChallenge } from '../src/verifier/tokens/challenges.js';
-import type { Verifier } from '../src/verifier/verifier.js';
+import { openDatabase, type Verifier } from '../src/verifier/verifier.js';
 import { issue, rootCa, type Issued } from './helpers/pki.js';
 import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
 import { useSoftHsm } from './helpers/softhsm.js';
@@ -304,6 +304,47 @@ describe.each(ENGINES)('the client address budget on %s', (engine) => {
       await expect(reply(fresh, await sign('p256', fresh.message), IP)).resolves.toMatchObject({ username: 'carol' });
     } finally {
       await budgeted.close();
+    }
+  });
+});
+
+describe.each(ENGINES)('issuing challenges on %s', (engine) => {
+  it('stores a challenge only when one is handed out: unknown user or token, blocked token, deactivated or frozen user get none', async () => {
+    const database = await engines.newDatabase(engine);
+    const issuer = await openVerifier(database, smtp, { verifierId: 'issuer' });
+    const store = openDatabase(database);
+    try {
+      await issuer.admin.create('test', { username: 'erin', email: 'erin@example.test', password: PASSWORD });
+      const enrolled = await issuer.credentials.enroll('test', { username: 'erin', publicKey: spki.get('p256')!, serial: 'ERIN-1' });
+      const ask = (over: { username?: string; credential?: { id: string } | { serial: string } } = {}) =>
+        issuer.challenges.issue({ credential: over.credential ?? { id: enrolled.id }, purpose: 'login', clientIp: IP, ...('username' in over ? (over.username === undefined ? {} : { username: over.username }) : { username: 'erin' }) });
+      const stored = async () => (await store.get<{ n: number }>('SELECT count(*) AS n FROM challenges'))!.n;
+
+      const first = await ask();
+      const byTokenAlone = await ask({ username: undefined, credential: { serial: 'ERIN-1' } });
+      expect(byTokenAlone.fields.username).toBe('erin');
+      expect(Number(await stored())).toBe(2);
+      await expect(ask({ username: 'nobody' })).rejects.toBeInstanceOf(InvalidCredentialsError);
+      await expect(ask({ credential: { id: 'no-such-credential' } })).rejects.toBeInstanceOf(CredentialNotFoundError);
+      await expect(ask({ username: undefined, credential: { serial: 'NO-SUCH' } })).rejects.toBeInstanceOf(CredentialNotFoundError);
+      await issuer.admin.apply('test', 'erin', 'freeze');
+      await expect(ask()).rejects.toBeInstanceOf(InvalidCredentialsError);
+      await issuer.admin.apply('test', 'erin', 'unfreeze');
+      await issuer.admin.apply('test', 'erin', 'deactivate');
+      await expect(ask()).rejects.toBeInstanceOf(InvalidCredentialsError);
+      await issuer.admin.apply('test', 'erin', 'reactivate');
+      await issuer.credentials.apply('test', enrolled.id, 'block', 'lost');
+      await expect(ask()).rejects.toBeInstanceOf(CredentialStateError);
+      expect(Number(await stored())).toBe(2);
+      const reasons = (await issuer.audit({ action: 'challenge.issue' })).map((e) => e.reason);
+      expect(reasons).toEqual(['unknown_user', 'credential_unknown', 'credential_unknown', 'frozen', 'deactivated', 'credential_blocked']);
+      // The challenges handed out are the stored ones, bound to erin and her token.
+      const rows = await store.all<{ id: string; credential_id: string }>('SELECT id, credential_id FROM challenges ORDER BY created_at, id');
+      expect(rows.map((r) => r.id).sort()).toEqual([first.challengeId, byTokenAlone.challengeId].sort());
+      expect(new Set(rows.map((r) => r.credential_id))).toEqual(new Set([enrolled.id]));
+    } finally {
+      await store.close();
+      await issuer.close();
     }
   });
 });

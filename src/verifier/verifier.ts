@@ -52,7 +52,8 @@ export interface VerifierOptions {
 
 export const DEFAULT_IP_LIMIT: IpLimitPolicy = { failures: 50, windowMs: 15 * 60_000 };
 
-function openDatabase(location: string): Database {
+/** The store a location names: a `postgres://` URL, or an SQLite file path. */
+export function openDatabase(location: string): Database {
   return /^postgres(ql)?:\/\//.test(location) ? PostgresDatabase.open(location) : SqliteDatabase.open(location);
 }
 

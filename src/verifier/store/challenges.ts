@@ -1,10 +1,12 @@
 // Challenges in the store. A challenge login is a handful of statements and, on PostgreSQL, each
-// is a network round trip costing more than the statement itself: consuming a challenge, reading
-// its credential and user, and reading the client address's failure budget are one statement
-// there. SQLite has no UPDATE inside WITH, but its statements are function calls: three in a row.
+// is a network round trip costing more than the statement itself: there, reading the user, the
+// credential and the address's budget and inserting the challenge they allow are one statement,
+// and consuming a challenge with the same reads another. SQLite has no INSERT or UPDATE inside
+// WITH, but its statements are function calls: a few in a row.
 import type { ChallengePurpose } from '../protocol.js';
 import type { Database, SqlExecutor } from './database.js';
 import { IP_BUDGET_COLUMNS, type IpBudgetColumns } from './ip-failures.js';
+import type { UserRow } from './users.js';
 
 export interface NewChallenge {
   readonly id: string;
@@ -26,6 +28,53 @@ export async function insertChallenge(db: SqlExecutor, c: NewChallenge): Promise
     c.expiresAt,
     c.createdAt,
   ]);
+}
+
+export interface IssueLookup {
+  /** Without a username, the credential (by serial or fingerprint) names its user. */
+  readonly username?: string | undefined;
+  readonly column: 'id' | 'serial' | 'fingerprint';
+  readonly value: string;
+  readonly clientIp: string;
+}
+
+/** The user, the credential asked for and the address's budget; `issued` when the challenge was stored with them. */
+export type IssueRow = UserRow & IpBudgetColumns & { credential_id: string | null; credential_status: string | null; issued: boolean };
+
+/**
+ * Reads what issuing a challenge depends on. On PostgreSQL the same statement stores `candidate`
+ * when the reads allow it (user active and not frozen, credential active, address within
+ * `budget`); the caller still checks the row, says why when it refuses, and stores the candidate
+ * itself when `issued` is false. Should the two ever disagree, the worst left behind is an
+ * unissued row nobody knows the id of, purged with the expired ones.
+ */
+export async function lookUpForIssue(
+  db: Database,
+  lookup: IssueLookup,
+  candidate: Omit<NewChallenge, 'userId' | 'credentialId'>,
+  budget: { readonly windowMs: number; readonly limit: number },
+): Promise<IssueRow | undefined> {
+  const select = `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} ${
+    lookup.username === undefined
+      ? `FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${lookup.column} = ?`
+      : `FROM users u LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${lookup.column} = ? WHERE u.username = ?`
+  }`;
+  const params = [lookup.clientIp, lookup.clientIp, lookup.value, ...(lookup.username === undefined ? [] : [lookup.username])];
+  if (db.dialect !== 'postgres') {
+    const row = await db.get<Omit<IssueRow, 'issued'>>(select, params);
+    return row && { ...row, issued: false };
+  }
+  return db.get<IssueRow>(
+    `WITH found AS (${select}),
+     inserted AS (
+       INSERT INTO challenges (id, user_id, credential_id, purpose, challenge, expires_at, created_at)
+       SELECT ?, found.id, found.credential_id, ?, ?, ?, ? FROM found
+       WHERE found.active = 1 AND found.frozen = 0 AND found.credential_status = 'active'
+         AND (found.ip_window_start IS NULL OR found.ip_window_start + ? <= ? OR found.ip_failures < ?)
+       RETURNING 1)
+     SELECT found.*, EXISTS (SELECT 1 FROM inserted) AS issued FROM found`,
+    [...params, candidate.id, candidate.purpose, candidate.challenge, candidate.expiresAt, candidate.createdAt, budget.windowMs, candidate.createdAt, budget.limit],
+  );
 }
 
 /** A consumed challenge with what answering it needs: its credential, its user, the address's budget. */

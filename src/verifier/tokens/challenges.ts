@@ -20,9 +20,9 @@ import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
 import { appendAudit } from '../store/audit.js';
-import { consumeChallenge, insertChallenge, purgeChallenges, whyNotConsumed } from '../store/challenges.js';
-import { budgetOf, countIpFailure, IP_BUDGET_COLUMNS, type IpBudget, type IpBudgetColumns, ipFailures } from '../store/ip-failures.js';
-import { canonicalUsername, type UserRow } from '../store/users.js';
+import { consumeChallenge, insertChallenge, lookUpForIssue, purgeChallenges, whyNotConsumed } from '../store/challenges.js';
+import { budgetOf, countIpFailure, type IpBudget, ipFailures } from '../store/ip-failures.js';
+import { canonicalUsername } from '../store/users.js';
 import type { SignatureAlgorithm, SignatureFormat } from '../../pkcs11/signing.js';
 import { challengePolicyFor } from './policy.js';
 
@@ -113,14 +113,20 @@ export class ChallengeService {
     const selector = request.credential;
     const column = 'id' in selector ? 'id' : 'serial' in selector ? 'serial' : 'fingerprint';
     const value = 'id' in selector ? selector.id : 'serial' in selector ? selector.serial : selector.fingerprint;
-    // The credential, its user and the address's failure budget in one read; without a username
-    // (a kiosk knows only the token), the credential says whose it is.
-    const found = await ctx.db.relaxed.get<UserRow & IpBudgetColumns & { credential_id: string | null; credential_status: string | null }>(
-      request.username === undefined
-        ? `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${column} = ?`
-        : `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} FROM users u
-           LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${column} = ? WHERE u.username = ?`,
-      request.username === undefined ? [request.clientIp, request.clientIp, value] : [request.clientIp, request.clientIp, value, canonicalUsername(request.username)],
+    // Once a minute per instance, spent challenges go: the table holds the last hour, not history.
+    if (now - this.#lastPurge > 60_000) {
+      this.#lastPurge = now;
+      await purgeChallenges(ctx.db.relaxed, now - KEEP_SPENT_MS);
+    }
+    const candidate = { id: randomUUID(), purpose: request.purpose, challenge: randomBytes(32).toString('base64url'), expiresAt: now + ctx.challengeTtlMs, createdAt: now };
+    // The credential, its user and the address's failure budget in one read (which, on
+    // PostgreSQL, also stores the challenge when they allow it); without a username (a kiosk
+    // knows only the token), the credential says whose it is.
+    const found = await lookUpForIssue(
+      ctx.db.relaxed,
+      { username: request.username === undefined ? undefined : canonicalUsername(request.username), column, value, clientIp: request.clientIp },
+      candidate,
+      { windowMs: ctx.ipLimit.windowMs, limit: ctx.ipLimit.failures },
     );
     await this.#budget(action, request.username ?? 'unknown', request.clientIp, found && budgetOf(found, ctx.ipLimit.windowMs, now));
     const subject = found?.username ?? request.username ?? `credential:${value}`;
@@ -139,21 +145,13 @@ export class ChallengeService {
       await this.#fail(action, subject, request.clientIp, `credential_${found.credential_status}`, false);
       throw new CredentialStateError(`this token is ${found.credential_status}`);
     }
-    const challenge = randomBytes(32).toString('base64url');
-    const id = randomUUID();
-    // Once a minute per instance, spent challenges go: the table holds the last hour, not history.
-    if (now - this.#lastPurge > 60_000) {
-      this.#lastPurge = now;
-      await purgeChallenges(ctx.db.relaxed, now - KEEP_SPENT_MS);
-    }
-    const expiresAt = now + ctx.challengeTtlMs;
-    await insertChallenge(ctx.db.relaxed, { id, userId: user.id, credentialId: found.credential_id, purpose: request.purpose, challenge, expiresAt, createdAt: now });
-    const fields = { verifierId: ctx.verifierId, purpose: request.purpose, username: user.username, credentialId: found.credential_id, challenge };
+    if (!found.issued) await insertChallenge(ctx.db.relaxed, { ...candidate, userId: user.id, credentialId: found.credential_id });
+    const fields = { verifierId: ctx.verifierId, purpose: request.purpose, username: user.username, credentialId: found.credential_id, challenge: candidate.challenge };
     return {
-      challengeId: id,
+      challengeId: candidate.id,
       fields,
       message: challengeMessage(fields),
-      expiresAt: new Date(expiresAt),
+      expiresAt: new Date(candidate.expiresAt),
       passwordRequired: (await challengePolicyFor(ctx, user, request.clientIp, ctx.rangePolicies)) === 'password+token',
     };
   }
