@@ -10,7 +10,7 @@ import type { VerifierContext } from '../context.js';
 import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { inRanges } from '../policy/ip-ranges.js';
 import { reserveAttempt, settleFailure, settleSuccess } from '../policy/lockout.js';
-import { appendAudit } from '../store/audit.js';
+import { appendAudit, appendAuditBatched } from '../store/audit.js';
 import { countIpFailure, ipFailures } from '../store/ip-failures.js';
 import { trustedRanges } from '../store/ip-ranges.js';
 import { tokensOf } from '../store/security-tokens.js';
@@ -111,7 +111,7 @@ export class Authenticator {
     const now = ctx.now();
     const budget = await ipFailures(ctx.db.relaxed, request.clientIp, ctx.ipLimit.windowMs, now);
     if (budget.failures >= ctx.ipLimit.failures) {
-      await appendAudit(ctx.db.relaxed, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
+      await appendAuditBatched(ctx.db.relaxed, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - now) / 1000)));
     }
     const verdict = await this.#decide(request, verify);

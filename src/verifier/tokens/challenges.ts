@@ -19,7 +19,7 @@ import { CredentialNotFoundError, CredentialStateError, InvalidCredentialsError,
 import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
-import { appendAudit } from '../store/audit.js';
+import { appendAudit, appendAuditBatched } from '../store/audit.js';
 import { consumeChallenge, insertChallenge, lookUpForIssue, purgeChallenges, whyNotConsumed } from '../store/challenges.js';
 import { budgetOf, countIpFailure, type IpBudget, ipFailures } from '../store/ip-failures.js';
 import { canonicalUsername } from '../store/users.js';
@@ -85,7 +85,7 @@ export class ChallengeService {
   ) {}
 
   async #audit(action: string, subject: string, clientIp: string, result: 'success' | 'failure' | 'refused', reason: string, detail: Record<string, string> = {}): Promise<void> {
-    await appendAudit(this.ctx.db.relaxed, { actor: result === 'success' ? subject : 'anonymous', action, subject, clientIp, result, reason, detail }, this.ctx.now());
+    await appendAuditBatched(this.ctx.db.relaxed, { actor: result === 'success' ? subject : 'anonymous', action, subject, clientIp, result, reason, detail }, this.ctx.now());
   }
 
   /** Refuses (429) when the address has used up its failure budget; reads it unless given. */
@@ -211,7 +211,7 @@ export class ChallengeService {
     });
     if (!check.ok) throw new Refusal(check.reason, { table: 'token_credentials', id: found.credential_id });
     const audit = { actor: found.username, action, subject: found.username, clientIp: response.clientIp, result: 'success' as const, reason: 'ok', detail: { credential: found.credential_id } };
-    if (found.failed_logins === 0 && found.in_flight === 0) await appendAudit(db, audit, now);
+    if (found.failed_logins === 0 && found.in_flight === 0) await appendAuditBatched(db, audit, now);
     else {
       await db.transaction(async (tx) => {
         await clearCounter(tx, 'token_credentials', found.credential_id);

@@ -6,7 +6,7 @@ import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Authenticator } from '../accounts/authenticator.js';
 import { queueMail, type VerifierContext } from '../context.js';
 import { InvalidCredentialsError, InvalidInputError, UserNotFoundError } from '../errors.js';
-import { appendAudit } from '../store/audit.js';
+import { appendAudit, appendAuditBatched } from '../store/audit.js';
 import { findUser } from '../store/users.js';
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -81,7 +81,7 @@ export class TemporaryPasswords {
       const stored = Buffer.from(row.password_hash, 'hex');
       if (stored.length === candidate.length && timingSafeEqual(stored, candidate) && row.expires_at > now) ok = true;
     }
-    await appendAudit(this.ctx.db.relaxed, { actor: ok ? user.username : 'anonymous', action: 'login.temporary', subject: user.username, clientIp: request.clientIp, result: ok ? 'success' : 'failure', reason: ok ? 'ok' : 'bad_temporary_password' }, now);
+    await appendAuditBatched(this.ctx.db.relaxed, { actor: ok ? user.username : 'anonymous', action: 'login.temporary', subject: user.username, clientIp: request.clientIp, result: ok ? 'success' : 'failure', reason: ok ? 'ok' : 'bad_temporary_password' }, now);
     if (!ok) throw new InvalidCredentialsError();
     return { userId: user.id, username: user.username };
   }
