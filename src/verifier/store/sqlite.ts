@@ -2,7 +2,8 @@
 // queued in this process (an async body must not interleave with another's statements) and take
 // SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
 // Writes through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
-// in a worker thread (sqlite-checkpointer.ts): one commit per turn, and no fsync, on the event loop.
+// in a worker thread (sqlite-checkpointer.ts): one relaxed commit per turn, and no checkpoint, on
+// the event loop.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
