@@ -30,15 +30,23 @@ class SqliteExecutor implements SqlExecutor {
   }
 
   async all<T>(sql: string, params: Params = []): Promise<T[]> {
-    return this.statement(sql).all(...params) as T[];
+    return this.allNow<T>(sql, params);
   }
 
   async get<T>(sql: string, params: Params = []): Promise<T | undefined> {
-    return this.statement(sql).get(...params) as T | undefined;
+    return this.getNow<T>(sql, params);
   }
 
   async run(sql: string, params: Params = []): Promise<RunResult> {
     return this.runNow(sql, params);
+  }
+
+  protected allNow<T>(sql: string, params: Params): T[] {
+    return this.statement(sql).all(...params) as T[];
+  }
+
+  protected getNow<T>(sql: string, params: Params): T | undefined {
+    return this.statement(sql).get(...params) as T | undefined;
   }
 
   protected runNow(sql: string, params: Params): RunResult {
@@ -104,8 +112,15 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     this.#shared.batch = undefined;
   }
 
+  /** Runs `work` after everything queued before it on this connection, whatever their outcome. */
+  #enqueue<T>(work: () => T | Promise<T>): Promise<T> {
+    const result = this.#shared.queue.then(work, work);
+    this.#shared.queue = result.catch(() => undefined);
+    return result;
+  }
+
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = async () => {
+    return this.#enqueue(async () => {
       this.#flush();
       if (this.#relaxedView) return work();
       this.db.pragma('synchronous = FULL');
@@ -114,10 +129,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       } finally {
         this.db.pragma('synchronous = NORMAL');
       }
-    };
-    const result = this.#shared.queue.then(run, run);
-    this.#shared.queue = result.catch(() => undefined);
-    return result;
+    });
   }
 
   /**
@@ -126,7 +138,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
    */
   async #batched<T>(sql: string, execute: () => T): Promise<T> {
     const shared = this.#shared;
-    const queued = shared.queue.then(() => {
+    const { value, batch } = await this.#enqueue(() => {
       if (this.statement(sql).readonly) return { value: execute(), batch: undefined };
       if (!shared.batch?.open) {
         const batch = (shared.batch = WriteBatch.begin(this.db));
@@ -138,19 +150,17 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       const batch = shared.batch;
       return { value: batch.add(execute), batch };
     });
-    shared.queue = queued.catch(() => undefined);
-    const { value, batch } = await queued;
     if (batch) await batch.committed;
     return value;
   }
 
   override all<T>(sql: string, params?: Params): Promise<T[]> {
-    if (this.#relaxedView) return this.#batched(sql, () => this.statement(sql).all(...(params ?? [])) as T[]);
+    if (this.#relaxedView) return this.#batched(sql, () => this.allNow<T>(sql, params ?? []));
     return this.#serial(() => super.all<T>(sql, params));
   }
 
   override get<T>(sql: string, params?: Params): Promise<T | undefined> {
-    if (this.#relaxedView) return this.#batched(sql, () => this.statement(sql).get(...(params ?? [])) as T | undefined);
+    if (this.#relaxedView) return this.#batched(sql, () => this.getNow<T>(sql, params ?? []));
     return this.#serial(() => super.get<T>(sql, params));
   }
 

@@ -184,10 +184,9 @@ export class ChallengeService {
       throw new Refusal(await whyNotConsumed(db, response.challengeId));
     }
     await this.#budget(action, response.username, response.clientIp, budgetOf(found, ctx.ipLimit.windowMs, now));
-    const challenge = found;
-    if (challenge.expires_at <= now) throw new Refusal('challenge_expired');
-    if (found.user_id !== challenge.challenge_user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
-    if (challenge.purpose !== response.purpose) throw new Refusal('wrong_purpose');
+    if (found.expires_at <= now) throw new Refusal('challenge_expired');
+    if (found.user_id !== found.challenge_user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
+    if (found.purpose !== response.purpose) throw new Refusal('wrong_purpose');
     if (found.active !== 1) throw new Refusal('deactivated');
     if (found.frozen === 1) throw new Refusal('frozen');
     if (found.status !== 'active') throw new Refusal(`credential_${found.status}`);
@@ -204,7 +203,7 @@ export class ChallengeService {
     // (a failure locks at the threshold), not reserved before like a password attempt.
     const check = await checkChallengeResponse({
       publicKey: found.spki,
-      message: { verifierId: ctx.verifierId, purpose: challenge.purpose, username: found.username, credentialId: found.credential_id, challenge: challenge.challenge },
+      message: { verifierId: ctx.verifierId, purpose: found.purpose, username: found.username, credentialId: found.credential_id, challenge: found.challenge },
       signature: response.signature,
       algorithm: response.algorithm,
       ...(response.format ? { format: response.format } : {}),
@@ -218,7 +217,7 @@ export class ChallengeService {
         await appendAudit(tx, audit, now);
       });
     }
-    return { userId: found.user_id, username: found.username, credentialId: found.credential_id, purpose: challenge.purpose };
+    return { userId: found.user_id, username: found.username, credentialId: found.credential_id, purpose: found.purpose };
   }
 }
 
