@@ -9,6 +9,6 @@ export default defineConfig({
     isolate: true,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    setupFiles: ['reflect-metadata'],
+    setupFiles: ['reflect-metadata', './test/helpers/state-dir-setup.ts'],
   },
 });

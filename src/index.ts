@@ -55,7 +55,11 @@ export {
 } from './pkcs11/errors.js';
 export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';
 export { HostLockout } from './lockout/host-lockout.js';
-export type { HostLockoutOptions, HostLoginOptions, HostPinStatus } from './lockout/host-lockout.js';
+export type { HostLockoutOptions } from './lockout/host-lockout.js';
+// Registers the host counter as the default login guard (see its header).
+import './lockout/default-guard.js';
+export type { LoginGuard, LoginGuardTicket, LoginGuardChoice, GuardAttempt, GuardedCount, GuardedToken, PinSecret, PinCounting } from './pkcs11/login-guard.js';
+export type { PinState } from './pkcs11/pin-state.js';
 export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';
 export type { BlocklistEntries, BlocklistFetcher, TokenIdentity } from './lockout/blocklist.js';

@@ -1,10 +1,10 @@
 // Lost-token blocking: the blocklist by serial and certificate fingerprint, its file and refresh,
-// and HostLockout refusing a blocked token before its PIN is sent.
+// and a blocked token refused before its PIN is sent (or counted).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Blocklist, certificateFingerprint, HostLockout, Pkcs11Module, TokenBlockedError, type Token } from '../src/index.js';
+import { Blocklist, certificateFingerprint, Pkcs11Module, TokenBlockedError, type Token } from '../src/index.js';
 import { X509Certificate } from '../src/pkcs11/x509.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
@@ -65,24 +65,22 @@ describe('Blocklist', () => {
   });
 });
 
-describe('HostLockout with a blocklist', () => {
-  it('refuses a token blocked by serial or by a certificate on it, without sending the PIN', async () => {
+describe('a blocklist in front of the login guard', () => {
+  it('refuses a token blocked by serial or by a certificate on it, without sending the PIN or counting a try', async () => {
     const login = vi.spyOn(mod.raw, 'C_Login');
     for (const entries of [
       { serials: [token.serial], certificateFingerprints: [] },
       { serials: [], certificateFingerprints: [certificateFingerprint(p256Cert())] },
     ]) {
-      using lockout = new HostLockout({ stateDir: join(dir, 'state'), blocklist: new Blocklist(entries) });
-      await using session = await token.openSession();
-      await expect(lockout.login(session, hsm.current.tokens[0]!.userPin)).rejects.toMatchObject({ code: 'ERR_TOKEN_BLOCKED' });
-      expect(lockout.status(token).failures).toBe(0);
+      await using session = await token.openSession({ admission: new Blocklist(entries) });
+      await expect(session.login('999999')).rejects.toMatchObject({ code: 'ERR_TOKEN_BLOCKED' });
+      expect(token.pinState().failures).toBe(0);
     }
     expect(login).not.toHaveBeenCalled();
     login.mockRestore();
     // Not blocked: the same login goes through.
-    using lockout = new HostLockout({ stateDir: join(dir, 'state'), blocklist: new Blocklist({ serials: ['someone-else'], certificateFingerprints: [] }) });
-    await using session = await token.openSession();
-    await lockout.login(session, hsm.current.tokens[0]!.userPin);
+    await using session = await token.openSession({ admission: new Blocklist({ serials: ['someone-else'], certificateFingerprints: [] }) });
+    await session.login(hsm.current.tokens[0]!.userPin);
     expect(await session.isLoggedIn()).toBe(true);
   });
 });

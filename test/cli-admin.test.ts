@@ -96,7 +96,10 @@ describe('tokengate administration', () => {
     expect(tokengate(['change-pin', ...fresh], { TOKENGATE_PIN: '1111', TOKENGATE_NEW_PIN: '2222' }).status).toBe(0);
     expect(tokengate(['login', ...fresh], { TOKENGATE_PIN: '1111' }).status).toBe(3);
     expect(tokengate(['login', ...fresh], { TOKENGATE_PIN: '9999' }).status).toBe(3);
-    expect(tokengate(['login', ...fresh, '--allow-final-try'], { TOKENGATE_PIN: '8888' }).status).toBe(3);
+    // The wrong PIN that uses the last try locks: exit 4, and it says so.
+    const locking = tokengate(['login', ...fresh, '--allow-final-try'], { TOKENGATE_PIN: '8888' });
+    expect(locking.status).toBe(4);
+    expect(locking.stderr).toContain('wrong PIN — the PIN is now locked');
     expect(tokengate(['login', ...fresh], { TOKENGATE_PIN: '2222' }).status).toBe(4);
     const wrongSo = tokengate(['unblock-pin', ...fresh, '--with', 'so-pin'], { TOKENGATE_SO_PIN: '00000000', TOKENGATE_NEW_PIN: '3333' });
     expect(wrongSo.status).toBe(3);

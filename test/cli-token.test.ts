@@ -55,7 +55,7 @@ describe('tokengate token commands', () => {
     const refused = tokengate(['login', ...card()], { ...env, TOKENGATE_PIN: '2222' });
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('--allow-final-try');
-    expect(tokengate(['login', ...card(), '--allow-final-try'], { ...env, TOKENGATE_PIN: '2222' }).status).toBe(3);
+    expect(tokengate(['login', ...card(), '--allow-final-try'], { ...env, TOKENGATE_PIN: '2222' }).status).toBe(4);
     const locked = tokengate(['login', ...card()], { ...env, ...pin() });
     expect(locked.status).toBe(4);
     expect(locked.stderr).toContain('[ERR_PIN_LOCKED]');
@@ -64,7 +64,9 @@ describe('tokengate token commands', () => {
     expect(tokengate(['status', '--module', hsm.current.modulePath, '--token', 'no-such-card']).status).toBe(5);
     const blocklist = join(work, 'blocklist.json');
     writeFileSync(blocklist, JSON.stringify({ serials: [hsm.current.tokens[0]!.serial], certificateFingerprints: [] }));
-    expect(JSON.parse(tokengate(['status', ...card(), '--blocklist', blocklist, '--json']).stdout)).toMatchObject({ blocked: true });
+    const blocked = tokengate(['status', ...card(), '--blocklist', blocklist, '--json']);
+    expect(JSON.parse(blocked.stdout)).toMatchObject({ blocked: true });
+    expect(blocked.status).toBe(6);
     expect(tokengate(['login', ...card(), '--blocklist', blocklist], pin()).status).toBe(6);
   });
 

@@ -84,9 +84,10 @@ describe('the kiosk at a terminal', () => {
     // The helpdesk unblocks the PIN, then the card is reported lost; the kiosk caches the blocklist.
     {
       const { HostLockout } = await import('../src/index.js');
-      await using mod = await Pkcs11Module.load(hsm.current.modulePath);
-      using lockout = new HostLockout({ stateDir: join(state, 'kiosk') });
-      await lockout.unblockPin(mod.token({ label: 'Hal card' }), { soPin: hsm.current.tokens[0]!.soPin, newPin: pin });
+      // The kiosk's counters are the machine's: the same state directory the CLI would use.
+      using lockout = new HostLockout({ stateDir: state });
+      await using mod = await Pkcs11Module.load(hsm.current.modulePath, { loginGuard: lockout });
+      await mod.token({ label: 'Hal card' }).unblockPin({ soPin: hsm.current.tokens[0]!.soPin, newPin: pin });
     }
     await helpdesk.request('POST', `/v1/admin/credentials/${credentialId}/block`, { reason: 'lost' });
     terminal = startInTerminal([process.execPath, '--import', 'tsx', main, '--module', hsm.current.modulePath, '--verifier', url, '--state-dir', state, '--idle-timeout', '3'], {

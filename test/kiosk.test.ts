@@ -40,7 +40,7 @@ function pins(pin: string | undefined, onPrompt: () => void = () => {}): PinSour
 }
 
 function kiosk(pinSource: PinSource, client = new VerifierClient(url), blocklist = new Blocklist(), extra: { blocklistCache?: string; onStaleBlocklist?: () => void } = {}) {
-  return new Kiosk({ verifier: client, lockout, blocklist, pins: pinSource, ...extra });
+  return new Kiosk({ verifier: client, blocklist, pins: pinSource, ...extra });
 }
 
 beforeAll(async () => {
@@ -48,10 +48,10 @@ beforeAll(async () => {
   verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
   app = await buildVerifierServer(verifier);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
-  mod = await Pkcs11Module.load(hsm.current.modulePath);
+  lockout = new HostLockout({ stateDir });
+  mod = await Pkcs11Module.load(hsm.current.modulePath, { loginGuard: lockout });
   enrolled = mod.token({ label: 'enrolled card' });
   stranger = mod.token({ label: 'stranger card' });
-  lockout = new HostLockout({ stateDir });
   await verifier.admin.create('test', { username: 'fay', email: 'fay@example.test', password: 'correct horse battery' });
   await verifier.admin.setChallengePolicy('test', 'fay', 'token-only');
   const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
@@ -88,12 +88,12 @@ describe('the kiosk', () => {
     const waiting = kiosk(pins(undefined, () => idle.abort(Object.assign(new Error('idle timeout'), { name: 'TimeoutError' })))).admit(enrolled, idle.signal);
     await expect(waiting).resolves.toMatchObject({ granted: false, reason: 'timed_out' });
     // Nothing was counted against the PIN.
-    expect(lockout.status(enrolled)).toMatchObject({ failures: 0 });
+    expect(enrolled.pinState()).toMatchObject({ failures: 0, source: 'host' });
   });
 
   it('refuses a PIN of the wrong length without spending a try', async () => {
     await expect(kiosk(pins('12')).admit(enrolled, new AbortController().signal)).resolves.toMatchObject({ granted: false, reason: 'pin_invalid' });
-    expect(lockout.status(enrolled)).toMatchObject({ failures: 0 });
+    expect(enrolled.pinState()).toMatchObject({ failures: 0 });
   });
 
   it('says "not enrolled" for a card the verifier does not know', async () => {

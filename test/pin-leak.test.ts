@@ -66,22 +66,22 @@ describe('PINs in output', () => {
       }
     };
     try {
-      await using mod = await Pkcs11Module.load(hsm.current.modulePath);
-      const token = mod.token({ label: 'leak-check' });
       using lockout = new HostLockout({ stateDir });
+      await using mod = await Pkcs11Module.load(hsm.current.modulePath, { loginGuard: lockout });
+      const token = mod.token({ label: 'leak-check' });
       const login = async (pin: string, allowFinalTry = false) => {
         await using s = await token.openSession();
-        await lockout.login(s, pin, { allowFinalTry });
+        await s.login(pin, { allowFinalTry });
       };
       await attempt(() => login(WRONG[0]!));
       await attempt(() => login(WRONG[1]!));
       await attempt(() => login(WRONG[2]!)); // final try refused
       await attempt(() => login(WRONG[2]!, true)); // locked now
       await attempt(() => login(USER_PIN, true)); // refused: locked
-      await attempt(() => lockout.unblockPin(token, { soPin: WRONG[0]!, newPin: NEW_PIN })); // wrong SO PIN
-      await attempt(() => token.unblockPin({ puk: WRONG[1]!, newPin: NEW_PIN })); // SoftHSM: treated as a wrong old PIN
+      await attempt(() => token.unblockPin({ soPin: WRONG[0]!, newPin: NEW_PIN })); // wrong SO PIN
+      await attempt(() => token.unblockPin({ puk: WRONG[1]!, newPin: NEW_PIN })); // SoftHSM: a wrong old PIN, on the PUK's count
       await attempt(() => token.changePin(WRONG[0]!, 'x'.repeat(300))); // bad length
-      await lockout.unblockPin(token, { soPin: SO_PIN, newPin: NEW_PIN });
+      await token.unblockPin({ soPin: SO_PIN, newPin: NEW_PIN });
       await login(NEW_PIN);
       await using pool = await token.openPool({ pin: NEW_PIN, workers: 1 });
       await pool.signChallenge({ label: 'p256' }, 'signed');
@@ -97,7 +97,7 @@ describe('PINs in output', () => {
       'ERR_PIN_INCORRECT',
       'ERR_PIN_INCORRECT',
       'ERR_FINAL_TRY_REFUSED',
-      'ERR_PIN_INCORRECT',
+      'ERR_PIN_LOCKED', // the last try, wrong: locked now
       'ERR_PIN_LOCKED',
       'ERR_PIN_INCORRECT',
       'ERR_PIN_INCORRECT',

@@ -6,7 +6,6 @@ import { verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Blocklist,
-  HostLockout,
   PinIncorrectError,
   PinLockedError,
   Pkcs11Module,
@@ -82,16 +81,18 @@ describe('the emulated PIV card through pcscd and OpenSC', () => {
     expect(await login('333333')).toMatchObject({ code: 'ERR_FINAL_TRY_REFUSED' });
     expect((await piv.current.card.state()).pinTriesLeft).toBe(1);
 
+    // The wrong PIN that locks the card says so.
     const third = await login('333333', true);
-    expect(third).toMatchObject({ code: 'ERR_PIN_INCORRECT', retriesLeft: 0, locked: true });
+    expect(third).toBeInstanceOf(PinLockedError);
+    expect(third).toMatchObject({ code: 'ERR_PIN_LOCKED', lockedNow: true, pinType: 'user' });
     expect(token.info().pinStatus).toBe('locked');
     expect((await piv.current.card.state()).pinTriesLeft).toBe(0);
 
     const rightButLocked = await login(PIN, true);
     expect(rightButLocked).toBeInstanceOf(PinLockedError);
-    // The host lockout, used with a card, reports the card's own verdict.
-    using lockout = new HostLockout({ stateDir });
-    expect(lockout.status(token)).toMatchObject({ pinStatus: 'locked', source: 'token', retriesLeft: 0 });
+    // A card counts its own tries: its status is the card's verdict, with no host count beside it.
+    expect(token.pinCountedBy).toBe('token');
+    expect(token.pinState()).toMatchObject({ pinStatus: 'locked', source: 'token', retriesLeft: 0, failures: undefined });
   });
 
   it('unblocks with the PUK: a wrong PUK costs a PUK try, the right one sets a new PIN and the old one stops working', async () => {

@@ -45,10 +45,11 @@ const server = await buildVerifierServer(verifier);
 const url = await server.listen({ host: '127.0.0.1', port: 0 });
 const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('demo', 'admin', ['admin'])).key });
 const helpdesk = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('demo', 'helpdesk', ['helpdesk'])).key });
-await using module = await Pkcs11Module.load(fixture.modulePath);
+// SoftHSM never locks a PIN: the module's login guard counts for it, here under the demo's own directory.
 using lockout = new HostLockout({ stateDir: join(root, 'lockout'), maxFailures: 3 });
+await using module = await Pkcs11Module.load(fixture.modulePath, { loginGuard: lockout });
 const pins = new ScriptedPins();
-const kiosk = new Kiosk({ verifier: new VerifierClient(url), lockout, blocklist: new Blocklist(), pins, blocklistCache: join(root, 'blocklist.json') });
+const kiosk = new Kiosk({ verifier: new VerifierClient(url), blocklist: new Blocklist(), pins, blocklistCache: join(root, 'blocklist.json') });
 
 let failures = 0;
 async function step(title: string, token: Token, expected: true | DenyReason, expectedRetries?: number): Promise<void> {
@@ -91,7 +92,7 @@ try {
 
   console.log('\nThe helpdesk unblocks the PIN with the SO PIN and sets a new one');
   const newPin = '246810';
-  await lockout.unblockPin(token, { soPin, newPin });
+  await token.unblockPin({ soPin, newPin });
   pins.say(newPin);
   await step('7. Dana with her new PIN', token, true);
 

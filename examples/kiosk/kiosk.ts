@@ -1,12 +1,12 @@
-// The kiosk's decision for one token at the door: blocklist → PIN status → PIN (masked, final try
-// confirmed) → login counted by the host lockout → challenge-response with the verifier →
+// The kiosk's decision for one token at the door: blocklist → PIN status → PIN (masked) → login,
+// counted by the token's counter (the card's own, or the module's login guard); a last try is
+// confirmed when the login refuses it → challenge-response with the verifier →
 // ACCESS GRANTED or ACCESS DENIED with a reason a person understands. Interactive and scripted
 // front ends (main.ts, demo.ts) share this; prompts are behind `PinSource`, so removal or an idle
 // timeout aborts them through the signal.
 import {
   Blocklist,
   FinalTryRefusedError,
-  HostLockout,
   PinIncorrectError,
   PinLengthError,
   PinLockedError,
@@ -67,7 +67,6 @@ export function describeVerdict(verdict: Verdict): string {
 
 export interface KioskOptions {
   readonly verifier: VerifierClient;
-  readonly lockout: HostLockout;
   readonly blocklist: Blocklist;
   readonly pins: PinSource;
   /** Where the last good blocklist is kept, so the kiosk keeps refusing lost tokens while the verifier is down. */
@@ -89,7 +88,7 @@ export class Kiosk {
 
   /** One attempt at the door for a token that is present. */
   async admit(token: Token, signal: AbortSignal): Promise<Verdict> {
-    const { verifier, lockout, blocklist, pins } = this.options;
+    const { verifier, blocklist, pins } = this.options;
     if (!(await blocklist.refresh(verifier.blocklistFetcher(), this.options.blocklistCache))) this.options.onStaleBlocklist?.();
     await using session = await token.openSession();
     // Certificates are public: read before any PIN, so a blocked card never sees one.
@@ -99,17 +98,24 @@ export class Kiosk {
     if (blocklist.isBlocked({ serial: token.serial, certificates: certificates.map((c) => c.certificate) })) return { granted: false, reason: 'token_blocked', holder };
     if (!own) return { granted: false, reason: 'not_enrolled', holder };
 
-    const status = lockout.status(token);
+    // Who counts (the card, or the host for a token that never locks) is the token's business.
+    const status = token.pinState();
     if (status.pinStatus === 'locked') return { granted: false, reason: 'pin_locked', holder };
     const prompt: PinPrompt = { holder, tokenLabel: token.label, retriesLeft: status.retriesLeft };
     try {
       // Pulled out (or timed out) before the prompt even showed: nothing to ask.
       signal.throwIfAborted();
       const pin = await pins.pin(prompt, signal);
-      const finalTry = status.pinStatus === 'finalTry';
-      if (finalTry && !(await pins.confirmFinalTry(prompt, signal))) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
       signal.throwIfAborted();
-      await lockout.login(session, pin, { allowFinalTry: finalTry });
+      try {
+        await session.login(pin);
+      } catch (err) {
+        // The last try is never spent unasked: the login refused it without sending the PIN.
+        if (!(err instanceof FinalTryRefusedError)) throw err;
+        if (!(await pins.confirmFinalTry({ ...prompt, retriesLeft: 1 }, signal))) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
+        signal.throwIfAborted();
+        await session.login(pin, { allowFinalTry: true });
+      }
       try {
         const key = await session.findPrivateKey({ id: own.id });
         const result = await signInWithToken(verifier, session, key, { credential: { serial: token.serial } });
@@ -119,7 +125,7 @@ export class Kiosk {
       }
     } catch (err) {
       if (signal.aborted) return { granted: false, reason: aborted(signal), holder };
-      if (err instanceof PinIncorrectError) return { granted: false, reason: err.locked ? 'pin_locked' : 'pin_incorrect', holder, ...(err.retriesLeft === undefined ? {} : { retriesLeft: err.retriesLeft }) };
+      if (err instanceof PinIncorrectError) return { granted: false, reason: 'pin_incorrect', holder, ...(err.retriesLeft === undefined ? {} : { retriesLeft: err.retriesLeft }) };
       if (err instanceof PinLockedError) return { granted: false, reason: 'pin_locked', holder };
       if (err instanceof FinalTryRefusedError) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
       if (err instanceof PinLengthError) return { granted: false, reason: 'pin_invalid', holder };

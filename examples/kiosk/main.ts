@@ -74,13 +74,13 @@ async function main(): Promise<number> {
     console.error('kiosk: no PKCS#11 module found (give --module PATH)');
     return 2;
   }
-  await using module = await Pkcs11Module.load(modulePath);
-  using lockout = new HostLockout({ stateDir: join(settings.stateDir!, 'kiosk'), maxFailures: settings.maxFailures! });
+  // The same counters as the CLI and any other program here: one count per token on this machine.
+  using lockout = new HostLockout({ stateDir: settings.stateDir!, maxFailures: settings.maxFailures! });
+  await using module = await Pkcs11Module.load(modulePath, { loginGuard: lockout });
   const cache = join(settings.stateDir!, 'kiosk', 'blocklist.json');
   const blocklist = await Blocklist.fromFile(cache).catch(() => new Blocklist());
   const kiosk = new Kiosk({
     verifier: new VerifierClient(settings.verifier!, { timeoutMs: 5_000 }),
-    lockout,
     blocklist,
     pins: terminalPins,
     blocklistCache: cache,

@@ -1,7 +1,9 @@
 // The token administration commands: keygen, import-cert, enroll, change-pin, unblock-pin,
-// init-token. Secrets come only from the environment, --pin-fd or a masked prompt (secrets.ts).
+// init-token. Secrets come only from the environment, --pin-fd or a masked prompt (secrets.ts);
+// every one goes through the token's counter, like a login.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createCertificateRequest, createSelfSignedCertificate, enrollToken, HostLockout, VerifierClient, type KeyPairType } from '../index.js';
+import { createCertificateRequest, createSelfSignedCertificate, enrollToken, VerifierClient, type KeyPairType } from '../index.js';
+import { loginWithPin, refuseIfLocked, withFinalTry } from './final-try.js';
 import { X509Certificate } from '../pkcs11/x509.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { readSecret } from './secrets.js';
@@ -38,7 +40,7 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
     const userPin = await readSecret('new-pin');
     const token = module.initializeToken({ soPin, label: options.label });
     await using so = await token.openSession({ write: true });
-    await so.login(soPin, { userType: 'so' });
+    await so.login(soPin, { userType: 'so' }); // counted like any login
     await so.initUserPin(userPin);
     await so.logout();
     print(json, { label: token.label, serial: token.serial }, `initialised "${token.label}" ${token.serial}: SO PIN and user PIN set`);
@@ -47,19 +49,22 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
   const token = selectToken(module, options.token);
   switch (command) {
     case 'change-pin': {
+      refuseIfLocked(token);
       const oldPin = await readSecret('pin', { pinFd: options['pin-fd'] });
-      await token.changePin(oldPin, await readSecret('new-pin'));
+      const newPin = await readSecret('new-pin');
+      await withFinalTry(options, (allowFinalTry) => token.changePin(oldPin, newPin, { allowFinalTry }));
       print(json, { ok: true }, `PIN of "${token.label}" changed`);
       return EXIT.ok;
     }
     case 'unblock-pin': {
-      // The secret held picks the way: a PUK (cards), or the SO PIN (SO login + C_InitPIN).
-      const by = options.with ?? (process.env.TOKENGATE_PUK ? 'puk' : 'so-pin');
+      // The secret the token has picks the way: a card's PUK, or a software token's SO PIN.
+      const by = options.with ?? (process.env.TOKENGATE_PUK ? 'puk' : process.env.TOKENGATE_SO_PIN ? 'so-pin' : token.unblockSecret === 'puk' ? 'puk' : 'so-pin');
       if (by !== 'puk' && by !== 'so-pin') throw new UsageError('--with puk or --with so-pin');
       const secret = await readSecret(by);
       const newPin = await readSecret('new-pin');
-      using lockout = new HostLockout();
-      await lockout.unblockPin(token, by === 'puk' ? { puk: secret, newPin } : { soPin: secret, newPin });
+      await withFinalTry(options, (allowFinalTry) =>
+        token.unblockPin(by === 'puk' ? { puk: secret, newPin, allowFinalTry } : { soPin: secret, newPin, allowFinalTry }),
+      );
       print(json, { ok: true }, `PIN of "${token.label}" unblocked and set`);
       return EXIT.ok;
     }
@@ -67,7 +72,7 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
     case 'import-cert':
     case 'enroll': {
       await using session = await token.openSession({ write: true });
-      await session.login(await readSecret('pin', { pinFd: options['pin-fd'] }));
+      await loginWithPin(session, options);
       try {
         if (command === 'keygen') {
           if (!options.label) throw new UsageError('keygen needs --label');

@@ -22,8 +22,10 @@ export function exitCodeFor(err: unknown): number {
   const code = err instanceof TokengateError || err instanceof VerifierError ? err.code : undefined;
   switch (code) {
     case 'ERR_PIN_INCORRECT':
-    case 'ERR_PIN_LENGTH':
       return EXIT.pinIncorrect;
+    // Refused before the token saw it, and nothing was counted: a mistake in the call.
+    case 'ERR_PIN_LENGTH':
+      return EXIT.usage;
     case 'ERR_PIN_LOCKED':
       return EXIT.pinLocked;
     case 'ERR_FINAL_TRY_REFUSED':

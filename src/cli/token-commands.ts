@@ -1,17 +1,14 @@
-// The token commands: status, login, watch, sign, verify. Each works on one token (select.ts),
-// takes its PIN the safe ways only (secrets.ts), and counts wrong PINs on the host for tokens
-// that never lock themselves (the same counters as the kiosk, under the state directory).
+// The token commands: status, login, watch, sign, verify. Each works on one token (select.ts) and
+// takes its PIN the safe ways only (secrets.ts); every PIN goes through the token's counter (the
+// card's own, or the host's guard under the state directory for tokens that never lock).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import {
   Blocklist,
-  FinalTryRefusedError,
-  HostLockout,
   SIGNATURE_ALGORITHMS,
   defaultAlgorithm,
   verifySignature,
-  type Pkcs11Module,
-  type Session,
+  type PinState,
   type SignatureAlgorithm,
   type SignatureFormat,
   type Token,
@@ -19,7 +16,7 @@ import {
 } from '../index.js';
 import { X509Certificate } from '../pkcs11/x509.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { confirmFinalTry, readSecret } from './secrets.js';
+import { loginWithPin } from './final-try.js';
 import { openModule, selectCertificate, selectKey, selectToken } from './select.js';
 import { classifyKey } from '../verifier/credentials/key-algorithm.js';
 
@@ -54,55 +51,63 @@ function formatOf(value: string | undefined): SignatureFormat {
   throw new UsageError('--format: raw or der');
 }
 
-/** Logs in with the PIN, counted on the host; the final try only when confirmed or allowed. */
-async function login(session: Session, options: TokenCommandOptions, lockout: HostLockout): Promise<void> {
-  const status = lockout.status(session.token);
-  const pin = await readSecret('pin', { pinFd: options['pin-fd'] });
-  const allowFinalTry = status.pinStatus === 'finalTry' ? await confirmFinalTry(options['allow-final-try'] === true) : false;
-  try {
-    await lockout.login(session, pin, { allowFinalTry });
-  } catch (err) {
-    if (err instanceof FinalTryRefusedError) throw new FinalTryRefusedError('one try is left: confirm on a terminal, or pass --allow-final-try');
-    throw err;
-  }
-}
-
-async function withToken<T>(options: TokenCommandOptions, body: (token: Token, module: Pkcs11Module, lockout: HostLockout) => Promise<T>): Promise<T> {
+async function withToken<T>(options: TokenCommandOptions, body: (token: Token, admission: Blocklist | undefined) => Promise<T>): Promise<T> {
   await using module = await openModule(options.module);
   const blocklist = options.blocklist ? await Blocklist.fromFile(options.blocklist) : undefined;
-  using lockout = new HostLockout(blocklist ? { blocklist } : {});
-  // Awaited here: `using` must not close the lockout or the module before the body is done.
-  return await body(selectToken(module, options.token), module, lockout);
+  // Awaited here: `using` must not close the module before the body is done.
+  return await body(selectToken(module, options.token), blocklist);
+}
+
+async function listCertificates(token: Token) {
+  await using session = await token.openSession();
+  return session.listCertificates();
+}
+
+/** "ok (2 left, counted by the host)", "locked (counted by the card)", "tries left not reported by the card". */
+function describeState(state: PinState): string {
+  const by = state.source === 'host' ? 'the host' : 'the card';
+  if (state.pinStatus === 'unknown') return `tries left not reported by ${by}`;
+  const left = state.retriesLeft === undefined ? '' : `${state.retriesLeft} left, `;
+  return `${state.pinStatus} (${left}counted by ${by})`;
 }
 
 export async function runTokenCommand(command: string, options: TokenCommandOptions): Promise<number> {
   const json = options.json === true;
   switch (command) {
     case 'status':
-      return withToken(options, async (token, _module, lockout) => {
+      return withToken(options, async (token, blocklist) => {
         const info = token.info();
-        const pin = lockout.status(token);
-        const so = lockout.status(token, 'so');
-        const blocked = options.blocklist ? (await Blocklist.fromFile(options.blocklist)).isBlocked({ serial: token.serial }) : undefined;
-        const data = { label: info.label, serial: info.serial, model: info.model, pin, soPin: so, ...(blocked === undefined ? {} : { blocked }) };
-        const left = (s: typeof pin) => (s.retriesLeft === undefined ? '' : ` (${s.retriesLeft} left, counted by the ${s.source})`);
-        print(json, data, `"${info.label}" ${info.serial}  PIN: ${pin.pinStatus}${left(pin)}  SO PIN: ${so.pinStatus}${left(so)}${blocked ? '  BLOCKED' : ''}`);
-        return EXIT.ok;
+        const pin = token.pinState('user', info);
+        // Only the secret this token has: a card's PUK, a software token's SO PIN.
+        const unblock = token.pinState(token.unblockSecret, info);
+        const blocked = blocklist?.isBlocked({ serial: token.serial, certificates: (await listCertificates(token)).map((c) => c.certificate) });
+        const unblockName = token.unblockSecret === 'puk' ? 'PUK' : 'SO PIN';
+        const data = {
+          label: info.label,
+          serial: info.serial,
+          model: info.model,
+          countedBy: token.pinCountedBy,
+          pin,
+          [token.unblockSecret === 'puk' ? 'puk' : 'soPin']: unblock,
+          ...(blocked === undefined ? {} : { blocked }),
+        };
+        print(json, data, `"${info.label}" ${info.serial}  PIN: ${describeState(pin)}  ${unblockName}: ${describeState(unblock)}${blocked ? '  BLOCKED' : ''}`);
+        return blocked ? EXIT.tokenBlocked : EXIT.ok;
       });
     case 'login':
-      return withToken(options, async (token, _module, lockout) => {
-        await using session = await token.openSession();
-        await login(session, options, lockout);
+      return withToken(options, async (token, admission) => {
+        await using session = await token.openSession(admission ? { admission } : {});
+        await loginWithPin(session, options);
         await session.logout();
         print(json, { ok: true, serial: token.serial }, `PIN accepted by "${token.label}"`);
         return EXIT.ok;
       });
     case 'sign':
-      return withToken(options, async (token, _module, lockout) => {
+      return withToken(options, async (token, admission) => {
         if (!options.in || !options.out) throw new UsageError('sign needs --in FILE and --out FILE');
         const data = readFileSync(options.in);
-        await using session = await token.openSession();
-        await login(session, options, lockout);
+        await using session = await token.openSession(admission ? { admission } : {});
+        await loginWithPin(session, options);
         const key = await selectKey(session, options.key);
         const algorithm = algorithmOf(options.mechanism) ?? defaultAlgorithm(key);
         const format = formatOf(options.format);

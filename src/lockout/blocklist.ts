@@ -2,7 +2,8 @@
 // certificate on the token. Loaded from a JSON file, refreshed through a fetcher the caller
 // supplies (the verifier's blocklist endpoint, later), and kept as it was when a refresh fails.
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, TokengateError } from '../pkcs11/errors.js';
 import { X509Certificate } from '../pkcs11/x509.js';
 import { TokenBlockedError } from './errors.js';
@@ -82,6 +83,7 @@ export class Blocklist implements TokenAdmission {
     }
     this.#replace(entries);
     if (cachePath) {
+      await mkdir(dirname(cachePath), { recursive: true, mode: 0o700 });
       await writeFile(`${cachePath}.tmp`, JSON.stringify(this.entries(), null, 2));
       await rename(`${cachePath}.tmp`, cachePath);
     }

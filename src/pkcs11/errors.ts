@@ -90,10 +90,15 @@ export class PinIncorrectError extends TokengateError {
 }
 export class PinLockedError extends TokengateError {
   override readonly code = 'ERR_PIN_LOCKED';
+  /** Which secret is locked: the user PIN, the SO PIN, or a card's PUK. */
+  pinType: 'user' | 'so' | 'puk' = 'user';
+  /** True when this very attempt was wrong and used the last try (its `cause` is the PinIncorrectError). */
+  lockedNow = false;
 }
 /** The next wrong PIN would lock the PIN, and the caller did not pass `allowFinalTry: true`. */
 export class FinalTryRefusedError extends TokengateError {
   override readonly code = 'ERR_FINAL_TRY_REFUSED';
+  pinType: 'user' | 'so' | 'puk' = 'user';
 }
 /**
  * Neither unblock strategy works here: the module takes no PUK in an unlogged session (OpenSC:

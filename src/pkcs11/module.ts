@@ -10,6 +10,7 @@ import { presentTokens, selectToken } from './select.js';
 import { TokenWatcher, type WatchOptions } from './watcher.js';
 import { findUninitializedSlot, initializeTokenIn, type InitializeTokenOptions } from './admin.js';
 import { trimPadded, versionString } from './text.js';
+import { checkLoginGuardChoice, checkPinCounting, resolveLoginGuard, type LoginGuard, type LoginGuardChoice, type PinCounting } from './login-guard.js';
 
 export interface ModuleInfo {
   path: string;
@@ -102,6 +103,17 @@ function releaseLibrary(loaded: LoadedLibrary): void {
 export interface LoadOptions {
   /** Environment set before C_Initialize, e.g. `{ SOFTHSM2_CONF: '/tmp/t/softhsm2.conf' }`. */
   env?: Record<string, string>;
+  /**
+   * Counts wrong PINs for this module's tokens that do not count their own (login-guard.ts).
+   * `'default'` (the default): the host counter under the state directory (HostLockout, 3 tries);
+   * a `LoginGuard` of yours (e.g. `new HostLockout({ maxFailures: 5 })`); or, explicitly, `'none'`.
+   */
+  loginGuard?: LoginGuardChoice;
+  /**
+   * Who counts: `'auto'` (the default) lets a token in a hardware slot count its own tries and the
+   * guard count for software slots (SoftHSM); `'host'` or `'token'` decide for every token of the module.
+   */
+  pinCounting?: PinCounting;
 }
 
 /**
@@ -110,17 +122,32 @@ export interface LoadOptions {
  */
 export class Pkcs11Module implements AsyncDisposable {
   readonly #loaded: LoadedLibrary;
+  readonly #guardChoice: LoginGuardChoice;
+  #guard: LoginGuard | undefined;
+  /** Who counts PIN tries for this module's tokens; see LoadOptions.pinCounting. */
+  readonly pinCounting: PinCounting;
   #closed = false;
   /** Running watchers, stopped when this handle closes so none keeps a timer on a closed module. */
   readonly #watchers = new Set<TokenWatcher>();
 
-  private constructor(loaded: LoadedLibrary) {
+  private constructor(loaded: LoadedLibrary, guardChoice: LoginGuardChoice, pinCounting: PinCounting) {
     this.#loaded = loaded;
+    this.#guardChoice = guardChoice;
+    this.pinCounting = pinCounting;
   }
 
   static async load(path: string, options: LoadOptions = {}): Promise<Pkcs11Module> {
+    const guardChoice = checkLoginGuardChoice(options.loginGuard);
+    const pinCounting = checkPinCounting(options.pinCounting);
     if (options.env) Object.assign(process.env, options.env);
-    return new Pkcs11Module(acquireLibrary(path));
+    return new Pkcs11Module(acquireLibrary(path), guardChoice, pinCounting);
+  }
+
+  /** The guard that counts for this module's host-counted tokens (undefined with `loginGuard: 'none'`). */
+  get loginGuard(): LoginGuard | undefined {
+    // Resolved at first use, so the default's state directory is the one in force by then.
+    if (this.#guard === undefined && this.#guardChoice !== 'none') this.#guard = resolveLoginGuard(this.#guardChoice);
+    return this.#guard;
   }
 
   /** The resolved file path of the library. */

@@ -26,6 +26,11 @@ export interface SessionPoolOptions {
   workers?: number | 'auto';
   /** Asked before every login and signature (e.g. a Blocklist); see SessionOptions.admission. */
   admission?: TokenAdmission;
+  /**
+   * Spend the last try on the first login. Logins after the token comes back never do: an
+   * unattended re-login with a PIN changed elsewhere must not lock the token.
+   */
+  allowFinalTry?: boolean;
 }
 
 const RECOVERABLE = new Set(['ERR_TOKEN_REMOVED', 'ERR_SESSION_CLOSED']);
@@ -76,7 +81,7 @@ export class SessionPool implements AsyncDisposable {
     checkPin(options.pin, token.info().pinLength);
     const workers = workerCount(options.workers);
     const pool = new SessionPool(token, options);
-    await pool.#openSessions();
+    await pool.#openSessions(options.allowFinalTry === true);
     if (workers > 0) {
       try {
         // After the login, so the workers' sessions are logged in from the start.
@@ -94,12 +99,13 @@ export class SessionPool implements AsyncDisposable {
     return this.#workers?.size ?? 0;
   }
 
-  async #openSessions(): Promise<void> {
+  /** Opens this generation's sessions and logs in, counted like every login (Session.login). */
+  async #openSessions(allowFinalTry = false): Promise<void> {
     const sessions: Session[] = [];
     try {
       for (let i = 0; i < this.size; i++) sessions.push(await this.token.openSession({ admission: this.#admission }));
       if (this.#admission) this.#identity = await sessions[0]!.exclusive((lib, handle) => readTokenIdentity(lib, handle, this.token.serial));
-      await sessions[0]!.login(this.#pin, { userType: this.#userType });
+      await sessions[0]!.login(this.#pin, { userType: this.#userType, allowFinalTry });
       if (this.#closed) throw new SessionClosedError('the session pool is closed');
     } catch (err) {
       await Promise.allSettled(sessions.map((s) => s.close()));

@@ -3,13 +3,10 @@
 import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.js';
 import {
-  FinalTryRefusedError,
   InvalidArgumentError,
   KeyNotFoundError,
   NotLoggedInError,
-  PinIncorrectError,
   PinLengthError,
-  PinLockedError,
   SessionClosedError,
   SessionReadOnlyError,
   TokenRemovedError,
@@ -24,6 +21,9 @@ import { createCertificateObject, readCertificate, type ImportCertificateOptions
 import { generateKeyPairOn, planKeyPair, type GenerateKeyPairOptions } from './keygen.js';
 import type { X509Certificate } from './x509.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
+import type { PinSecret } from './login-guard.js';
+import { sendSecret } from './pin-attempt.js';
+import { secretName } from './pin-state.js';
 
 export interface SessionOptions {
   /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
@@ -146,26 +146,23 @@ export class Session implements AsyncDisposable {
     return err;
   }
 
+  /**
+   * Logs in (C_Login) under the token's counter: a card's own, or the module's login guard for a
+   * token that never locks (sendSecret). A locked PIN, a last try not allowed, a blocked token or
+   * a PIN of the wrong length are refused before the token sees the PIN.
+   */
   async login(pin: string, options: LoginOptions = {}): Promise<void> {
     const userType = options.userType ?? 'user';
     if (!(userType in USER_TYPES)) throw new InvalidArgumentError(`unknown user type ${String(userType)}`);
     const info = this.token.info();
-    const what = userType === 'so' ? 'SO PIN' : 'PIN';
-    checkPin(pin, info.pinLength, what);
-    // What the token says of its own counter is checked before the PIN is sent.
-    const status = userType === 'so' ? info.soPinStatus : info.pinStatus;
-    if (status === 'locked') {
-      throw new PinLockedError(`the ${what} is locked; it must be unblocked`);
-    }
-    if (status === 'finalTry' && options.allowFinalTry !== true) {
-      throw new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`);
-    }
+    const secret: PinSecret = userType === 'so' ? 'so' : 'user';
+    checkPin(pin, info.pinLength, secretName(secret));
     const { path } = this.token.module;
     const { serial } = this.token;
-    await this.exclusive((lib, session) => {
+    await this.exclusive(async (lib, session) => {
       this.#admit(lib, session);
-      const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], pin);
-      try {
+      await sendSecret({ token: this.token, secret, allowFinalTry: options.allowFinalTry === true, info }, () => {
+        const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], pin);
         try {
           attempt();
         } catch (err) {
@@ -178,10 +175,7 @@ export class Session implements AsyncDisposable {
           attempt();
         }
         if (userType !== 'contextSpecific') rememberLogin(path, serial, userType, pin);
-      } catch (err) {
-        if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, userType);
-        throw err;
-      }
+      });
     });
   }
 
@@ -261,7 +255,7 @@ export class Session implements AsyncDisposable {
    * Signs an authentication challenge with a private key on the token. ECDSA input is hashed on
    * the host (tokens' CKM_ECDSA signs a digest); the token call runs on the libuv pool.
    */
-  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string } = {}): Promise<Buffer> {
+  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string; allowFinalTry?: boolean } = {}): Promise<Buffer> {
     // Finding the key, the checks and the signature are ONE exclusive operation: as two, a close()
     // queued between them closed the session under a signature already in flight.
     return this.exclusive(async (lib, session) => {
@@ -280,7 +274,13 @@ export class Session implements AsyncDisposable {
         throw err;
       }
       if (resolved.alwaysAuthenticate && options.contextPin !== undefined) {
-        call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, options.contextPin);
+        // A PIN per signature is the user's PIN: it counts on the user's counter like any login.
+        const contextPin = options.contextPin;
+        const info = this.token.info();
+        checkPin(contextPin, info.pinLength, 'PIN');
+        await sendSecret({ token: this.token, secret: 'user', allowFinalTry: options.allowFinalTry === true, info }, () =>
+          call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, contextPin),
+        );
       }
       const output = await callAsync(lib, 'C_SignAsync', session, prepared.input, Buffer.alloc(prepared.outputLength));
       return finishSignature(prepared, output);
@@ -322,6 +322,8 @@ export class Session implements AsyncDisposable {
       }
       call(lib, 'C_InitPIN', session, newPin);
       forgetLogin(this.token.module.path, this.token.serial);
+      // A new user PIN: whatever the host counted against the old one is over.
+      this.token.loginGuard?.reset(this.token.guardIdentity, 'user');
     });
   }
 
@@ -331,22 +333,20 @@ export class Session implements AsyncDisposable {
    * the user logs in with the old PIN first and out again after: OpenSC, set up to unblock with a
    * PUK, reads C_SetPIN in an unlogged session as "PUK, new PIN", and would spend a PUK try.
    */
-  async changePin(oldPin: string, newPin: string): Promise<void> {
-    const { pinLength } = this.token.info();
-    checkPin(oldPin, pinLength, 'current PIN');
-    checkPin(newPin, pinLength, 'new PIN');
+  async changePin(oldPin: string, newPin: string, options: { allowFinalTry?: boolean } = {}): Promise<void> {
+    const info = this.token.info();
+    checkPin(oldPin, info.pinLength, 'current PIN');
+    checkPin(newPin, info.pinLength, 'new PIN');
     if (!this.readWrite) throw new SessionReadOnlyError('a PIN is changed in a read-write session');
+    const allowFinalTry = options.allowFinalTry === true;
     const loggedIn = await this.isLoggedIn();
-    if (!loggedIn) await this.login(oldPin);
+    if (!loggedIn) await this.login(oldPin, { allowFinalTry });
     try {
-      await this.exclusive((lib, session) => {
+      await this.exclusive(async (lib, session) => {
         const { state } = call(lib, 'C_GetSessionInfo', session);
-        try {
-          call(lib, 'C_SetPIN', session, oldPin, newPin);
-        } catch (err) {
-          if (err instanceof PinIncorrectError) annotateIncorrect(err, this.token, state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user');
-          throw err;
-        }
+        // C_SetPIN checks the old PIN itself: a wrong one counts like a wrong login.
+        const secret: PinSecret = state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user';
+        await sendSecret({ token: this.token, secret, allowFinalTry, info }, () => call(lib, 'C_SetPIN', session, oldPin, newPin));
         forgetLogin(this.token.module.path, this.token.serial);
       });
     } finally {
@@ -396,18 +396,4 @@ function privateKeyIn(lib: RawPkcs11, session: Handle, ref: ObjectRef): TokenKey
   // search finds nothing, and "not logged in" is the answer that tells the caller what to do.
   if (!userLoggedIn(lib, session)) throw new NotLoggedInError(`log in as the user to use private key ${describeRef(ref)}`);
   throw new KeyNotFoundError(`no privateKey with ${describeRef(ref)} on the token`);
-}
-
-export function annotateIncorrect(err: PinIncorrectError, token: Token, userType: UserType): void {
-  err.pinType = userType === 'so' ? 'so' : 'user';
-  try {
-    const { flags } = token.info();
-    err.finalTry = userType === 'so' ? flags.soPinFinalTry : flags.userPinFinalTry;
-    // A token that flags the final try has, by definition, one try left; one that flags the PIN
-    // locked right after this answer has none.
-    if (err.finalTry) err.retriesLeft = 1;
-    if (userType === 'so' ? flags.soPinLocked : flags.userPinLocked) err.retriesLeft = 0;
-  } catch {
-    // The token vanished right after the answer; the error stands as it is.
-  }
 }

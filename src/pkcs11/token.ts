@@ -1,6 +1,7 @@
 // A token: its typed information, and the ways in (sessions, a session pool, administration).
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import {
+  decodeSlotFlags,
   decodeTokenFlags,
   soPinStatus,
   userPinStatus,
@@ -16,6 +17,8 @@ import { listMechanisms, type MechanismInfo } from './mechanisms.js';
 import { initializeToken, type InitializeTokenOptions } from './admin.js';
 import { TokenNotPresentError } from './errors.js';
 import { unblockPin, type UnblockPinOptions } from './unblock.js';
+import type { GuardedToken, LoginGuard, PinSecret } from './login-guard.js';
+import { pinStateOf, type PinState } from './pin-state.js';
 
 export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
 
@@ -67,6 +70,7 @@ export class Token {
   readonly module: Pkcs11Module;
   #slot: Handle;
   #info: TokenInfo;
+  #countedBy: 'host' | 'token' | undefined;
 
   /** Internal: use `Pkcs11Module.token()`. */
   constructor(module: Pkcs11Module, slot: Handle, info: TokenInfo) {
@@ -81,6 +85,42 @@ export class Token {
 
   get label(): string {
     return this.#info.label;
+  }
+
+  /**
+   * Who counts this token's wrong PINs: `token` for a chip in a hardware slot (its own counter is
+   * the only truth), `host` for a software token such as SoftHSM (the module's login guard), unless
+   * the module was loaded with `pinCounting: 'host' | 'token'`.
+   */
+  get pinCountedBy(): 'host' | 'token' {
+    if (this.#countedBy === undefined) {
+      const rule = this.module.pinCounting;
+      this.#countedBy = rule !== 'auto' ? rule : decodeSlotFlags(call(this.module.raw, 'C_GetSlotInfo', this.#slot).flags).hardwareSlot ? 'token' : 'host';
+    }
+    return this.#countedBy;
+  }
+
+  /** The guard that counts this token's tries, or undefined when the token counts them itself. */
+  get loginGuard(): LoginGuard | undefined {
+    return this.pinCountedBy === 'host' ? this.module.loginGuard : undefined;
+  }
+
+  /** The secret that unblocks the user PIN: a card's PUK, or a software token's SO PIN. */
+  get unblockSecret(): 'puk' | 'so' {
+    return this.pinCountedBy === 'token' ? 'puk' : 'so';
+  }
+
+  /** Internal: what a login guard keys its count on. */
+  get guardIdentity(): GuardedToken {
+    return { modulePath: this.module.path, serial: this.serial, label: this.label };
+  }
+
+  /**
+   * A secret's state from whoever counts it (`source`): the PIN's by default, the SO PIN's or the
+   * PUK's on request. Pass `info` when you just read it, to spare the token a second read.
+   */
+  pinState(secret: PinSecret = 'user', info: TokenInfo = this.info()): PinState {
+    return pinStateOf(info, this.guardIdentity, secret, this.loginGuard);
   }
 
   /** Internal: the slot the token sat in when last seen. */
@@ -140,9 +180,9 @@ export class Token {
   }
 
   /** Changes the user PIN, old to new, in a read-write session of its own (C_SetPIN). */
-  async changePin(oldPin: string, newPin: string): Promise<void> {
+  async changePin(oldPin: string, newPin: string, options: { allowFinalTry?: boolean } = {}): Promise<void> {
     await using session = await this.openSession({ write: true });
-    await session.changePin(oldPin, newPin);
+    await session.changePin(oldPin, newPin, options);
   }
 
   /** True when a token with this serial is present now. */

@@ -6,13 +6,14 @@
 // Which one applies follows from the secret the caller holds; a module that supports neither gets
 // a clear UnblockNotSupportedError instead of a bare CKR.
 import { call } from './binding.js';
-import { InvalidArgumentError, PinIncorrectError, PinLockedError, TokengateError, UnblockNotSupportedError } from './errors.js';
+import { InvalidArgumentError, PinLockedError, SessionReadOnlyError, TokengateError, UnblockNotSupportedError } from './errors.js';
+import { sendSecret } from './pin-attempt.js';
 import { forgetLogin } from './login-state.js';
 import { checkPin } from './session.js';
 import type { Token } from './token.js';
 
 export type UnblockPinOptions =
-  | { puk: string; newPin: string; soPin?: undefined }
+  | { puk: string; newPin: string; soPin?: undefined; allowFinalTry?: boolean }
   | { soPin: string; newPin: string; puk?: undefined; allowFinalTry?: boolean };
 
 /** The strategy an unblock with these options takes. */
@@ -30,24 +31,24 @@ const PUK_UNSUPPORTED = new Set(['CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_PIN_NOT
 const SO_UNSUPPORTED = new Set(['CKR_GENERAL_ERROR', 'CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_TYPE_INVALID', 'CKR_FUNCTION_FAILED']);
 
 /** Unblocks with the PUK: C_SetPIN in a read-write session that is not logged in. */
-export async function unblockWithPuk(token: Token, puk: string, newPin: string): Promise<void> {
-  const range = token.info().pinLength;
+export async function unblockWithPuk(token: Token, puk: string, newPin: string, allowFinalTry = false): Promise<void> {
+  const info = token.info();
   // PIV PUKs are 8 bytes; the token's PIN range is the only bound PKCS#11 gives for either.
-  checkPin(puk, { min: 1, max: range.max }, 'PUK');
-  checkPin(newPin, range, 'new PIN');
+  checkPin(puk, { min: 1, max: info.pinLength.max }, 'PUK');
+  checkPin(newPin, info.pinLength, 'new PIN');
   await using session = await token.openSession({ write: true });
-  await session.exclusive((lib, handle) => {
+  await session.exclusive(async (lib, handle) => {
     try {
-      call(lib, 'C_SetPIN', handle, puk, newPin);
+      // A wrong PUK counts on the PUK's own counter (the card's, or the guard's for a host-counted token).
+      await sendSecret({ token, secret: 'puk', allowFinalTry, info }, () => call(lib, 'C_SetPIN', handle, puk, newPin));
     } catch (err) {
-      if (err instanceof PinIncorrectError) {
-        err.pinType = 'puk';
-        throw err;
-      }
-      if (err instanceof PinLockedError) {
-        throw new PinLockedError(
-          'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
-          { cause: err, failure: { rv: err.rv!, rvName: err.rvName!, fn: err.fn! } },
+      if (err instanceof PinLockedError && !err.lockedNow && err.rv !== undefined) {
+        throw Object.assign(
+          new PinLockedError(
+            'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
+            { cause: err, failure: { rv: err.rv, rvName: err.rvName!, fn: err.fn! } },
+          ),
+          { pinType: 'puk' as const },
         );
       }
       if (err instanceof TokengateError && err.rvName !== undefined && PUK_UNSUPPORTED.has(err.rvName)) {
@@ -60,6 +61,7 @@ export async function unblockWithPuk(token: Token, puk: string, newPin: string):
     }
   });
   forgetLogin(token.module.path, token.serial);
+  token.loginGuard?.reset(token.guardIdentity, 'user');
 }
 
 /** Unblocks as the security officer: SO login in a read-write session, then C_InitPIN. */
@@ -69,6 +71,12 @@ export async function unblockWithSoPin(token: Token, soPin: string, newPin: stri
   try {
     await session.login(soPin, { userType: 'so', allowFinalTry });
   } catch (err) {
+    if (err instanceof SessionReadOnlyError && err.rvName === 'CKR_SESSION_READ_ONLY_EXISTS') {
+      throw new SessionReadOnlyError(
+        `an SO login needs every read-only session with "${token.label}" closed first (CKR_SESSION_READ_ONLY_EXISTS): close yours (await using ends them), then unblock`,
+        { cause: err, failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! } },
+      );
+    }
     if (err instanceof TokengateError && err.rvName !== undefined && SO_UNSUPPORTED.has(err.rvName)) {
       throw new UnblockNotSupportedError('this token has no SO login that can set the user PIN (PIV cards: unblock with the PUK)', {
         cause: err,
@@ -86,6 +94,9 @@ export async function unblockWithSoPin(token: Token, soPin: string, newPin: stri
 
 /** Unblocks (or resets) the user PIN with the PUK or the SO PIN, whichever the caller holds. */
 export async function unblockPin(token: Token, options: UnblockPinOptions): Promise<void> {
-  if (unblockStrategy(options) === 'puk') return unblockWithPuk(token, options.puk!, options.newPin);
-  return unblockWithSoPin(token, options.soPin!, options.newPin, 'allowFinalTry' in options && options.allowFinalTry === true);
+  const strategy = unblockStrategy(options);
+  const allowFinalTry = options.allowFinalTry === true;
+  if (strategy === 'puk') return unblockWithPuk(token, options.puk!, options.newPin, allowFinalTry);
+  // The SO login is counted on the SO PIN's own counter; C_InitPIN starts the user's count again.
+  return unblockWithSoPin(token, options.soPin!, options.newPin, allowFinalTry);
 }

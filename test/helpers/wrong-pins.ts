@@ -1,20 +1,23 @@
-// Child process for the lockout race test: tries wrong PINs through HostLockout and prints what
-// each attempt got, one error code per line. argv: modulePath serial stateDir attempts
-import { HostLockout, Pkcs11Module } from '../../src/index.js';
+// Child process for the lockout race test: tries wrong PINs through one library path and prints
+// what each attempt got, one line per attempt: the error code, with "+now" when this attempt was
+// the one that locked the PIN. argv: modulePath serial stateDir attempts path(login|change-pin)
+import { HostLockout, PinLockedError, Pkcs11Module } from '../../src/index.js';
 
-const [modulePath, serial, stateDir, attempts] = process.argv.slice(2) as [string, string, string, string];
-await using mod = await Pkcs11Module.load(modulePath);
-const lockout = new HostLockout({ stateDir });
+const [modulePath, serial, stateDir, attempts, path] = process.argv.slice(2) as [string, string, string, string, string];
+using lockout = new HostLockout({ stateDir });
+await using mod = await Pkcs11Module.load(modulePath, { loginGuard: lockout });
 const token = mod.token({ serial });
-const codes: string[] = [];
+const lines: string[] = [];
 for (let i = 0; i < Number(attempts); i++) {
-  await using session = await token.openSession();
   try {
-    await lockout.login(session, '000000', { allowFinalTry: true });
-    codes.push('OK');
+    if (path === 'change-pin') await token.changePin('000000', '999999', { allowFinalTry: true });
+    else {
+      await using session = await token.openSession();
+      await session.login('000000', { allowFinalTry: true });
+    }
+    lines.push('OK');
   } catch (err) {
-    codes.push((err as { code?: string }).code ?? 'UNKNOWN');
+    lines.push(`${(err as { code?: string }).code ?? 'UNKNOWN'}${err instanceof PinLockedError && err.lockedNow ? '+now' : ''}`);
   }
 }
-lockout.close();
-console.log(codes.join('\n'));
+console.log(lines.join('\n'));

@@ -1,0 +1,39 @@
+// How the CLI spends a last try: the token's counter (or the host's guard) refuses it with
+// FinalTryRefusedError unless allowed; the CLI then asks on a terminal, or needs
+// --allow-final-try. The refusal itself comes from the login path, never decided here.
+import { FinalTryRefusedError, PinLockedError, type Session, type Token } from '../index.js';
+import { confirmFinalTry, readSecret } from './secrets.js';
+
+export interface FinalTryOptions {
+  'allow-final-try'?: boolean | undefined;
+  'pin-fd'?: string | undefined;
+}
+
+/** Runs `op`; when it is refused as a last try, asks (or reads --allow-final-try) and runs it again, allowed. */
+export async function withFinalTry<T>(options: FinalTryOptions, op: (allowFinalTry: boolean) => Promise<T>): Promise<T> {
+  const allowed = options['allow-final-try'] === true;
+  try {
+    return await op(allowed);
+  } catch (err) {
+    if (!(err instanceof FinalTryRefusedError) || allowed) throw err;
+    if (!(await confirmFinalTry(false))) {
+      throw Object.assign(new FinalTryRefusedError('one try is left: a wrong one locks it. Confirm on a terminal, or pass --allow-final-try', { cause: err }), { pinType: err.pinType });
+    }
+    return op(true);
+  }
+}
+
+/** A locked PIN is refused before anyone is asked for it. */
+export function refuseIfLocked(token: Token): void {
+  if (token.pinState().pinStatus === 'locked') {
+    const how = token.unblockSecret === 'puk' ? 'with the PUK' : 'with the SO PIN';
+    throw new PinLockedError(`the PIN of "${token.label}" is locked: unblock it ${how} (tokengate unblock-pin)`);
+  }
+}
+
+/** Logs the session in with the PIN (env, --pin-fd or prompt), every attempt counted by the token's counter. */
+export async function loginWithPin(session: Session, options: FinalTryOptions): Promise<void> {
+  refuseIfLocked(session.token);
+  const pin = await readSecret('pin', { pinFd: options['pin-fd'] });
+  await withFinalTry(options, (allowFinalTry) => session.login(pin, { allowFinalTry }));
+}

@@ -1,0 +1,104 @@
+// Every command that takes a PIN counts it: on SoftHSM (which never locks), each of login, sign,
+// change-pin, keygen, import-cert, enroll and unblock-pin (its SO PIN) run with a wrong secret
+// locks the token after exactly the limit; the right secret is then refused with exit 4 without
+// reaching the token (SoftHSM's COUNT_LOW flag, cleared by any correct PIN, stays set), and
+// `status` says so. init-token is not here: it sets an SO PIN and a user PIN, it never checks one.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Pkcs11Module } from '../src/index.js';
+import { useSoftHsm } from './helpers/softhsm.js';
+
+const COMMANDS = ['login', 'sign', 'change-pin', 'keygen', 'import-cert', 'enroll', 'unblock-pin'] as const;
+type Command = (typeof COMMANDS)[number];
+const P256 = [{ type: 'ec-p256', label: 'p256', id: '01' }] as const;
+const hsm = useSoftHsm({ tokens: COMMANDS.map((label) => ({ label, keys: P256 })) });
+const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'tokengate-cli-lockout-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tokengate(args: string[], env: Record<string, string>): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args, '--module', hsm.current.modulePath], {
+    env: { ...process.env, ...hsm.current.env, TOKENGATE_STATE_DIR: join(work, 'state'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/** The command's own arguments, and the environment that carries `secret` where it takes its checked secret. */
+function invocation(command: Command, secret: string): { args: string[]; env: Record<string, string> } {
+  const inFile = join(work, 'data.bin');
+  writeFileSync(inFile, 'open the door');
+  const base = ['--token', command];
+  switch (command) {
+    case 'sign':
+      return { args: ['sign', ...base, '--in', inFile, '--out', join(work, `${command}.sig`)], env: { TOKENGATE_PIN: secret } };
+    case 'change-pin':
+      return { args: ['change-pin', ...base], env: { TOKENGATE_PIN: secret, TOKENGATE_NEW_PIN: '13572468' } };
+    case 'keygen':
+      return { args: ['keygen', ...base, '--label', 'new-key'], env: { TOKENGATE_PIN: secret } };
+    case 'import-cert':
+      return { args: ['import-cert', ...base, '--in', inFile], env: { TOKENGATE_PIN: secret } };
+    case 'enroll':
+      return { args: ['enroll', ...base, '--verifier', 'http://127.0.0.1:9', '--username', 'ivy'], env: { TOKENGATE_PIN: secret, TOKENGATE_API_KEY: 'tgk_unused' } };
+    case 'unblock-pin':
+      return { args: ['unblock-pin', ...base, '--with', 'so-pin'], env: { TOKENGATE_SO_PIN: secret, TOKENGATE_NEW_PIN: '13572468' } };
+    default:
+      return { args: ['login', ...base], env: { TOKENGATE_PIN: secret } };
+  }
+}
+
+async function run(command: Command, secret: string, extra: string[] = []): Promise<Run> {
+  const { args, env } = invocation(command, secret);
+  return tokengate([...args, ...extra], env);
+}
+
+async function countLowFlag(label: string): Promise<boolean> {
+  // Read straight from the token, no guard in the way: SoftHSM clears COUNT_LOW on any correct PIN.
+  await using mod = await Pkcs11Module.load(hsm.current.modulePath, { loginGuard: 'none' });
+  const { flags } = mod.token({ label }).info();
+  return label === 'unblock-pin' ? flags.soPinCountLow : flags.userPinCountLow;
+}
+
+describe('every CLI command that takes a PIN counts it', () => {
+  it.each(COMMANDS)('%s: locks after exactly 3 wrong secrets; the right one is then refused (exit 4) untouched', async (command) => {
+    const fx = hsm.current.tokens[COMMANDS.indexOf(command)]!;
+    const right = command === 'unblock-pin' ? fx.soPin : fx.userPin;
+    const what = command === 'unblock-pin' ? 'SO PIN' : 'PIN';
+    const first = await run(command, '999991');
+    expect(first.stderr).toContain(`wrong ${what} — 2 tries left [ERR_PIN_INCORRECT]`);
+    expect(first.status).toBe(3);
+    const second = await run(command, '999992');
+    expect(second.stderr).toContain(`wrong ${what} — 1 try left`);
+    expect(second.status).toBe(3);
+    // Not on a terminal and not allowed: the last try is kept, nothing sent.
+    const kept = await run(command, '999993');
+    expect(kept.stderr).toContain('[ERR_FINAL_TRY_REFUSED]');
+    expect(kept.status).toBe(2);
+    const locking = await run(command, '999993', ['--allow-final-try']);
+    expect(locking.stderr).toContain(`the ${what} is now locked`);
+    expect(locking.status).toBe(4);
+    const refused = await run(command, right, ['--allow-final-try']);
+    expect(refused.stderr).toContain('[ERR_PIN_LOCKED]');
+    expect(refused.status).toBe(4);
+    expect(await countLowFlag(command)).toBe(true);
+
+    const status = await tokengate(['status', '--token', command, '--json'], {});
+    expect(status.status).toBe(0);
+    const shown = JSON.parse(status.stdout) as Record<string, unknown>;
+    expect(shown[command === 'unblock-pin' ? 'soPin' : 'pin']).toMatchObject({ pinStatus: 'locked', failures: 3, retriesLeft: 0, source: 'host' });
+  }, 120_000);
+});
