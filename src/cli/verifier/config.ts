@@ -71,5 +71,7 @@ export function verifierOptions(options: VerifierCliOptions, env: NodeJS.Process
     database: options.database ?? env.TOKENGATE_VERIFIER_DATABASE ?? join(state, 'verifier.sqlite'),
     secret: secretFrom(options['secret-file'] ?? env.TOKENGATE_VERIFIER_SECRET_FILE ?? join(state, 'verifier.secret')),
     mail: { from: options.from ?? env.TOKENGATE_MAIL_FROM ?? 'tokengate-verifier@localhost', transport: transport(options, env, state) },
+    // One line on stderr, like the CLI's errors, instead of Node's "(node:PID) SecurityWarning".
+    onWarning: (warning) => console.error(`tokengate: warning: ${warning.message} [${warning.code}]`),
   };
 }
