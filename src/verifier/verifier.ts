@@ -148,9 +148,12 @@ export class Verifier implements AsyncDisposable {
     return this.#ctx.lockout;
   }
 
-  /** Counters for monitoring: argon2id verifications so far (real and dummy). */
-  stats(): { passwordVerifications: number } {
-    return { passwordVerifications: this.#ctx.hasher.verifications };
+  /**
+   * Counters for monitoring: argon2id verifications so far (real and dummy), and of those the
+   * dummy ones (refusals that checked no password: unknown, locked, deactivated … users).
+   */
+  stats(): { passwordVerifications: number; dummyVerifications: number } {
+    return { passwordVerifications: this.#ctx.hasher.verifications, dummyVerifications: this.#ctx.hasher.dummyVerifications };
   }
 
   /** Throws InvalidCredentialsError (one message for every reason) or RateLimitedError. */

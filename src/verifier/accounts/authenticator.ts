@@ -1,11 +1,14 @@
 // The login check, and the password check behind self-service. The order is deliberate:
 //  1. the client address's failure budget (one source cannot lock out everyone);
-//  2. the account (unknown, deactivated, frozen, outside its login ranges: the same work as a
-//     real check — a dummy hash — and the same answer);
-//  3. the attempt is counted before any hashing (policy/lockout.ts), and refused unhashed when
-//     the account is locked;
+//  2. the account (unknown, deactivated, frozen, outside its login ranges);
+//  3. the attempt is counted before any hashing (policy/lockout.ts): a locked account never has
+//     its password checked;
 //  4. password (argon2id) and security token (keyed hash, constant time).
-// Every failure answers InvalidCredentialsError; the real reason goes to the audit log only.
+// Every failure answers InvalidCredentialsError; the real reason goes to the audit log only. And
+// every failure costs one argon2id verification: a refusal that skips the password check (2, 3, a
+// missing token) verifies against the dummy hash instead, so the time an answer takes does not
+// tell whether the user exists or is locked. (The address budget's 429 is about the address, not
+// the user, and stays cheap: hashing there would hand the work back to whoever exceeded it.)
 import type { VerifierContext } from '../context.js';
 import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { inRanges } from '../policy/ip-ranges.js';
@@ -151,9 +154,12 @@ export class Authenticator {
       return { ok: false, reason: refusal ?? 'unknown_user' };
     }
     const reservation = await reserveAttempt<UserRow>(ctx.db.relaxed, 'users', user.id, ctx.lockout, ctx.now);
-    if (reservation.kind === 'unknown') return { ok: false, reason: 'unknown_user' };
-    if (reservation.kind === 'locked') return { ok: false, reason: 'locked' };
-    if (reservation.kind === 'busy') return { ok: false, reason: 'busy' };
+    if (reservation.kind !== 'counted') {
+      // Refused without a slot (deleted meanwhile, locked, or every slot held too long): the
+      // password is not checked, yet the answer costs what a check would.
+      await ctx.hasher.verifyDummy(request.password);
+      return { ok: false, reason: reservation.kind === 'unknown' ? 'unknown_user' : reservation.kind };
+    }
     let verdict: Verdict;
     try {
       const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db.relaxed)).map((r) => r.cidr));
