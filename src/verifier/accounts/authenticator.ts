@@ -19,6 +19,7 @@ import { trustedRanges } from '../store/ip-ranges.js';
 import { tokensOf } from '../store/security-tokens.js';
 import { findUser, loginIpRanges, type UserRow } from '../store/users.js';
 import { splitAppended } from './credentials.js';
+import { checkSecret } from './secret-text.js';
 import { matchSecurityToken } from './security-token.js';
 
 export interface LoginRequest {
@@ -65,6 +66,8 @@ export class Authenticator {
 
   /** password + security token (or password alone from a trusted range or the user's login ranges). */
   async login(request: LoginRequest): Promise<LoginResult> {
+    checkSecret(request.password, 'password');
+    checkSecret(request.securityToken, 'security token');
     const user = await this.#check('login', request, async (candidate, trusted): Promise<Verdict> => {
       const bound = loginIpRanges(candidate).length > 0;
       const split = await this.#split(candidate, request, !(trusted || bound));
@@ -84,6 +87,7 @@ export class Authenticator {
 
   /** The password alone, counted like a login: for self-service changes that need it. */
   async checkPassword(action: string, request: PasswordCheck): Promise<UserRow> {
+    checkSecret(request.password, 'password');
     return this.#check(action, request, async (candidate) =>
       (await this.ctx.hasher.verify(candidate.password_hash, request.password)) ? { ok: true, via: { kind: 'password' } } : { ok: false, reason: 'bad_password' },
     );

@@ -3,6 +3,7 @@
 // dummy hash of the same cost, so a failed login takes as long whatever the reason.
 import { hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
+import { checkSecret } from './secret-text.js';
 
 export interface Argon2Cost {
   /** KiB; OWASP's floor is 19 MiB (19456). */
@@ -35,7 +36,10 @@ export class PasswordHasher {
     this.#dummy = this.hash(randomBytes(32).toString('base64'));
   }
 
+  /** Throws InvalidInputError for a password that is not well-formed Unicode (secret-text.ts). */
   hash(password: string): Promise<string> {
+    // The last line: whatever called us, nothing the client did not send is ever hashed.
+    checkSecret(password, 'password');
     return hash(password, {
       algorithm: ARGON2ID,
       memoryCost: this.cost.memoryKiB,
@@ -55,6 +59,7 @@ export class PasswordHasher {
   }
 
   verify(passwordHash: string, password: string): Promise<boolean> {
+    checkSecret(password, 'password');
     this.#verifications++;
     return verify(passwordHash, password).catch(() => false);
   }
