@@ -1,6 +1,8 @@
 // Verifier benchmark: password + security-token logins over HTTP against argon2id verification
 // alone, in the same run, at the same cost (OWASP: m = 19 MiB, t = 2, p = 1). The hash is the
 // work; the verifier should add little to it and never block its event loop.
+// Then how long refusals take, by reason (bench/refusals.ts), and challenge-response round trips
+// (bench/challenges.ts).
 // `npm run bench:verifier -- --json` prints JSON lines; without --json, a readable summary.
 import { verify } from '@node-rs/argon2';
 import { execFile } from 'node:child_process';
@@ -15,6 +17,7 @@ import { buildVerifierServer } from '../src/verifier/http/server.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
 import { Verifier } from '../src/verifier/verifier.js';
 import { challengeBench } from './challenges.js';
+import { refusalTimingBench } from './refusals.js';
 
 const json = process.argv.includes('--json');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -103,7 +106,15 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// Part 2: challenge-response round trips, on SQLite and PostgreSQL (bench/challenges.ts).
+// Part 2: refusal timing, unknown vs locked vs wrong password (bench/refusals.ts).
+const refusals = await refusalTimingBench();
+if (json) console.log(JSON.stringify(refusals));
+else {
+  const m = refusals.login_refusal_median_ms;
+  console.log(`login refusals, median: unknown ${m.unknown} ms, locked ${m.locked} ms, wrong password ${m.wrong_password} ms; max/min ${refusals.max_over_min} (target ≤ 1.25)`);
+}
+
+// Part 3: challenge-response round trips, on SQLite and PostgreSQL (bench/challenges.ts).
 for (const line of await challengeBench()) {
   if (json) console.log(JSON.stringify(line));
   else if (line.bench === 'challenge_http_ceiling') console.log(`HTTP ceiling (same load, canned replies): ${String(line.logins_per_s)}/s; CPU per login: server ${String(line.server_cpu_us_per_login)} µs, load generator ${String(line.load_cpu_us_per_login)} µs`);

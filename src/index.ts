@@ -67,7 +67,7 @@ export { defaultStateDir } from './lockout/state-dir.js';
 
 // The companion verifier (src/verifier/).
 export { Verifier, DEFAULT_IP_LIMIT } from './verifier/verifier.js';
-export type { VerifierOptions } from './verifier/verifier.js';
+export type { VerifierOptions, VerifierWarning } from './verifier/verifier.js';
 export { ServerSecret } from './verifier/server-secret.js';
 export {
   VerifierError,

@@ -24,6 +24,9 @@ import { StoreMailQueue } from './store/mail-outbox.js';
 import { migrate } from './store/migrations.js';
 import { PostgresDatabase } from './store/postgres.js';
 import { SqliteDatabase } from './store/sqlite.js';
+import type { VerifierWarning } from './store/sqlite-file.js';
+
+export type { VerifierWarning } from './store/sqlite-file.js';
 
 export interface VerifierOptions {
   /** A SQLite file path (the embedded default), or a `postgres://` URL shared by several instances. */
@@ -46,15 +49,22 @@ export interface VerifierOptions {
   readonly challengeTtlMs?: number;
   /** Mail delivery failures (SMTP error lines; never a secret). */
   readonly onMailError?: (error: Error) => void;
+  /** What the operator should fix, e.g. a database file others can read (default: process.emitWarning). */
+  readonly onWarning?: (warning: VerifierWarning) => void;
   /** The clock, for tests. */
   readonly now?: () => number;
 }
 
 export const DEFAULT_IP_LIMIT: IpLimitPolicy = { failures: 50, windowMs: 15 * 60_000 };
 
+/** Node's own channel (printed on stderr unless the process says otherwise), for callers that pass none. */
+function emitWarning(warning: VerifierWarning): void {
+  process.emitWarning(warning.message, { type: 'SecurityWarning', code: warning.code });
+}
+
 /** The store a location names: a `postgres://` URL, or an SQLite file path. */
-export function openDatabase(location: string): Database {
-  return /^postgres(ql)?:\/\//.test(location) ? PostgresDatabase.open(location) : SqliteDatabase.open(location);
+export function openDatabase(location: string, onWarning: (warning: VerifierWarning) => void = emitWarning): Database {
+  return /^postgres(ql)?:\/\//.test(location) ? PostgresDatabase.open(location) : SqliteDatabase.open(location, onWarning);
 }
 
 export class Verifier implements AsyncDisposable {
@@ -93,7 +103,7 @@ export class Verifier implements AsyncDisposable {
     }
     const lockout = checkLockoutPolicy({ ...DEFAULT_LOCKOUT, ...options.lockout });
     const hasher = new PasswordHasher(options.argon2 ?? OWASP_ARGON2ID);
-    const db = openDatabase(options.database);
+    const db = openDatabase(options.database, options.onWarning);
     try {
       await migrate(db);
     } catch (err) {
@@ -138,9 +148,12 @@ export class Verifier implements AsyncDisposable {
     return this.#ctx.lockout;
   }
 
-  /** Counters for monitoring: argon2id verifications so far (real and dummy). */
-  stats(): { passwordVerifications: number } {
-    return { passwordVerifications: this.#ctx.hasher.verifications };
+  /**
+   * Counters for monitoring: argon2id verifications so far (real and dummy), and of those the
+   * dummy ones (refusals that checked no password: unknown, locked, deactivated … users).
+   */
+  stats(): { passwordVerifications: number; dummyVerifications: number } {
+    return { passwordVerifications: this.#ctx.hasher.verifications, dummyVerifications: this.#ctx.hasher.dummyVerifications };
   }
 
   /** Throws InvalidCredentialsError (one message for every reason) or RateLimitedError. */

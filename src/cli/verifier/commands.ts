@@ -5,7 +5,7 @@ import { API_KEY_SCOPES, type ApiKeyScope } from '../../verifier/access/api-keys
 import type { UserAction } from '../../verifier/accounts/admin.js';
 import type { LifecycleAction } from '../../verifier/tokens/registry.js';
 import { Verifier } from '../../verifier/verifier.js';
-import { VERIFIER_OPTION_HELP, verifierOptions, verifierParseOptions } from './config.js';
+import { VERIFIER_OPTION_HELP, verifierConfig, verifierParseOptions } from './config.js';
 import { newPassword } from './secrets.js';
 import { serve } from './serve.js';
 
@@ -13,6 +13,7 @@ export const VERIFIER_HELP = `usage: tokengate verifier <command> [options]
 
 commands:
   serve [--listen HOST:PORT] [--trusted-proxy CIDR]...   run the HTTP API (default 127.0.0.1:8787)
+        [--request-timeout S] [--connections-per-address N] [--max-connections N] [--config FILE]
   user add USERNAME --email ADDRESS [--login-range CIDR]...   password from TOKENGATE_PASSWORD or a prompt
   user list | show USERNAME
   user deactivate|reactivate|freeze|unfreeze|unlock|delete USERNAME
@@ -77,9 +78,11 @@ export async function runVerifier(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const json = values.json === true;
-  if (group === 'serve') return serve(verifierOptions(values), { listen: values.listen, trustedProxies: values['trusted-proxy'] ?? [] });
+  // Every setting is checked here, before anything opens: a bad one is a usage error (exit 2).
+  const config = verifierConfig(values);
+  if (group === 'serve') return serve(config.verifier, config.serve);
 
-  await using verifier = await Verifier.open(verifierOptions(values));
+  await using verifier = await Verifier.open(config.verifier);
   const actor = 'cli';
   // Two-word commands (user add, credential block, …) and one-word ones whose next word is an argument.
   const command = ['user', 'ip-range', 'api-key', 'credential'].includes(group) ? `${group} ${verb ?? ''}`.trim() : group;

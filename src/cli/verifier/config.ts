@@ -1,21 +1,29 @@
 // How the `tokengate verifier …` commands find their verifier: options, else environment, else
-// the embedded defaults under the state directory (a SQLite file, a generated server secret, an
-// outbox of .eml files), so `tokengate verifier serve` works with nothing set up.
+// the --config file (settings.ts), else the embedded defaults under the state directory (a SQLite
+// file, a generated server secret, an outbox of .eml files), so `tokengate verifier serve` works
+// with nothing set up. The policies' numbers and serve's connection bounds come the same way.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultStateDir } from '../../lockout/state-dir.js';
+import { DEFAULT_SERVER_LIMITS, type VerifierServerOptions } from '../../verifier/http/server.js';
 import type { MailTransportConfig } from '../../verifier/mail/transport.js';
+import { DEFAULT_LOCKOUT } from '../../verifier/policy/lockout.js';
 import { ServerSecret } from '../../verifier/server-secret.js';
 import type { VerifierOptions } from '../../verifier/verifier.js';
+import { UsageError } from '../exit-codes.js';
+import { loadConfigFile, NUMERIC_SETTINGS, NUMERIC_SETTINGS_HELP, numericSetting, type ConfigFile, type NumericSetting } from './settings.js';
 
-export interface VerifierCliOptions {
+export type VerifierCliOptions = {
   database?: string | undefined;
   'secret-file'?: string | undefined;
   smtp?: string | undefined;
   outbox?: string | undefined;
   from?: string | undefined;
-}
+  config?: string | undefined;
+  listen?: string | undefined;
+  'trusted-proxy'?: string[] | undefined;
+} & Partial<Record<NumericSetting, string | undefined>>;
 
 export const VERIFIER_OPTION_HELP = `verifier options (each also from the environment):
   --database PATH|URL     SQLite file or postgres:// URL   TOKENGATE_VERIFIER_DATABASE
@@ -26,6 +34,7 @@ export const VERIFIER_OPTION_HELP = `verifier options (each also from the enviro
   --outbox DIR            else write .eml files here       TOKENGATE_OUTBOX
                           (default: <state dir>/outbox)
   --from ADDRESS          sender of the verifier's mails   TOKENGATE_MAIL_FROM
+${NUMERIC_SETTINGS_HELP}
   state dir: TOKENGATE_STATE_DIR, else $XDG_STATE_HOME/tokengate, else ~/.local/state/tokengate`;
 
 export const verifierParseOptions = {
@@ -34,6 +43,8 @@ export const verifierParseOptions = {
   smtp: { type: 'string' },
   outbox: { type: 'string' },
   from: { type: 'string' },
+  config: { type: 'string' },
+  ...(Object.fromEntries(Object.keys(NUMERIC_SETTINGS).map((name) => [name, { type: 'string' }])) as Record<NumericSetting, { type: 'string' }>),
 } as const;
 
 function secretFrom(path: string): ServerSecret {
@@ -49,8 +60,8 @@ function secretFrom(path: string): ServerSecret {
   return ServerSecret.fromFile(path);
 }
 
-function transport(options: VerifierCliOptions, env: NodeJS.ProcessEnv, state: string): MailTransportConfig {
-  const smtp = options.smtp ?? env.TOKENGATE_SMTP_URL;
+function transport(options: VerifierCliOptions, env: NodeJS.ProcessEnv, file: ConfigFile, state: string): MailTransportConfig {
+  const smtp = options.smtp ?? env.TOKENGATE_SMTP_URL ?? file.smtp;
   if (smtp) {
     const url = new URL(smtp);
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new TypeError('--smtp: an smtp:// or smtps:// URL');
@@ -62,14 +73,48 @@ function transport(options: VerifierCliOptions, env: NodeJS.ProcessEnv, state: s
       ...(url.username ? { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
     };
   }
-  return { kind: 'outbox', dir: options.outbox ?? env.TOKENGATE_OUTBOX ?? join(state, 'outbox') };
+  return { kind: 'outbox', dir: options.outbox ?? env.TOKENGATE_OUTBOX ?? file.outbox ?? join(state, 'outbox') };
 }
 
-export function verifierOptions(options: VerifierCliOptions, env: NodeJS.ProcessEnv = process.env): VerifierOptions {
-  const state = defaultStateDir(env);
-  return {
-    database: options.database ?? env.TOKENGATE_VERIFIER_DATABASE ?? join(state, 'verifier.sqlite'),
-    secret: secretFrom(options['secret-file'] ?? env.TOKENGATE_VERIFIER_SECRET_FILE ?? join(state, 'verifier.secret')),
-    mail: { from: options.from ?? env.TOKENGATE_MAIL_FROM ?? 'tokengate-verifier@localhost', transport: transport(options, env, state) },
+export interface VerifierCliConfig {
+  readonly verifier: VerifierOptions;
+  /** What `serve` listens on and how it bounds its clients. */
+  readonly serve: { readonly listen: string | undefined } & Required<Pick<VerifierServerOptions, 'requestTimeoutMs' | 'connectionsPerAddress' | 'maxConnections'>> & { readonly trustedProxies: string[] };
+}
+
+/** Everything the verifier commands need, checked before anything is opened (bad values: UsageError). */
+export function verifierConfig(options: VerifierCliOptions, env: NodeJS.ProcessEnv = process.env): VerifierCliConfig {
+  const fileName = options.config ?? env.TOKENGATE_VERIFIER_CONFIG;
+  const file = loadConfigFile(fileName);
+  const number = (name: NumericSetting) => numericSetting(name, options, env, file, fileName);
+  const tokenLength = number('token-length');
+  const lockout = { threshold: number('lockout-threshold'), baseMs: number('lockout-base'), maxMs: number('lockout-max') };
+  if ((lockout.baseMs ?? DEFAULT_LOCKOUT.baseMs) > (lockout.maxMs ?? DEFAULT_LOCKOUT.maxMs)) {
+    throw new UsageError(`--lockout-base: longer than --lockout-max (${(lockout.maxMs ?? DEFAULT_LOCKOUT.maxMs) / 1000} s); the lock doubles up to that`);
+  }
+  const ipLimit = { failures: number('ip-failures'), windowMs: number('ip-window') };
+  const serve = {
+    listen: options.listen ?? file.listen,
+    trustedProxies: options['trusted-proxy'] ?? file['trusted-proxy'] ?? [],
+    requestTimeoutMs: number('request-timeout') ?? DEFAULT_SERVER_LIMITS.requestTimeoutMs,
+    connectionsPerAddress: number('connections-per-address') ?? DEFAULT_SERVER_LIMITS.connectionsPerAddress,
+    maxConnections: number('max-connections') ?? DEFAULT_SERVER_LIMITS.maxConnections,
   };
+  const state = defaultStateDir(env);
+  const verifier: VerifierOptions = {
+    database: options.database ?? env.TOKENGATE_VERIFIER_DATABASE ?? file.database ?? join(state, 'verifier.sqlite'),
+    secret: secretFrom(options['secret-file'] ?? env.TOKENGATE_VERIFIER_SECRET_FILE ?? file['secret-file'] ?? join(state, 'verifier.secret')),
+    mail: { from: options.from ?? env.TOKENGATE_MAIL_FROM ?? file.from ?? 'tokengate-verifier@localhost', transport: transport(options, env, file, state) },
+    ...(tokenLength === undefined ? {} : { tokenLength }),
+    lockout: definedOnly(lockout),
+    ipLimit: definedOnly(ipLimit),
+    // One line on stderr, like the CLI's errors, instead of Node's "(node:PID) SecurityWarning".
+    onWarning: (warning) => console.error(`tokengate: warning: ${warning.message} [${warning.code}]`),
+  };
+  return { verifier, serve };
+}
+
+/** The fields that were set: an undefined one must not hide the library's default. */
+function definedOnly<T extends Record<string, number | undefined>>(fields: T): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: number };
 }

@@ -1,11 +1,14 @@
 // The login check, and the password check behind self-service. The order is deliberate:
 //  1. the client address's failure budget (one source cannot lock out everyone);
-//  2. the account (unknown, deactivated, frozen, outside its login ranges: the same work as a
-//     real check — a dummy hash — and the same answer);
-//  3. the attempt is counted before any hashing (policy/lockout.ts), and refused unhashed when
-//     the account is locked;
+//  2. the account (unknown, deactivated, frozen, outside its login ranges);
+//  3. the attempt is counted before any hashing (policy/lockout.ts): a locked account never has
+//     its password checked;
 //  4. password (argon2id) and security token (keyed hash, constant time).
-// Every failure answers InvalidCredentialsError; the real reason goes to the audit log only.
+// Every failure answers InvalidCredentialsError; the real reason goes to the audit log only. And
+// every failure costs one argon2id verification: a refusal that skips the password check (2, 3, a
+// missing token) verifies against the dummy hash instead, so the time an answer takes does not
+// tell whether the user exists or is locked. (The address budget's 429 is about the address, not
+// the user, and stays cheap: hashing there would hand the work back to whoever exceeded it.)
 import type { VerifierContext } from '../context.js';
 import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { inRanges } from '../policy/ip-ranges.js';
@@ -16,6 +19,7 @@ import { trustedRanges } from '../store/ip-ranges.js';
 import { tokensOf } from '../store/security-tokens.js';
 import { findUser, loginIpRanges, type UserRow } from '../store/users.js';
 import { splitAppended } from './credentials.js';
+import { checkSecret } from './secret-text.js';
 import { matchSecurityToken } from './security-token.js';
 
 export interface LoginRequest {
@@ -62,6 +66,8 @@ export class Authenticator {
 
   /** password + security token (or password alone from a trusted range or the user's login ranges). */
   async login(request: LoginRequest): Promise<LoginResult> {
+    checkSecret(request.password, 'password');
+    checkSecret(request.securityToken, 'security token');
     const user = await this.#check('login', request, async (candidate, trusted): Promise<Verdict> => {
       const bound = loginIpRanges(candidate).length > 0;
       const split = await this.#split(candidate, request, !(trusted || bound));
@@ -81,6 +87,7 @@ export class Authenticator {
 
   /** The password alone, counted like a login: for self-service changes that need it. */
   async checkPassword(action: string, request: PasswordCheck): Promise<UserRow> {
+    checkSecret(request.password, 'password');
     return this.#check(action, request, async (candidate) =>
       (await this.ctx.hasher.verify(candidate.password_hash, request.password)) ? { ok: true, via: { kind: 'password' } } : { ok: false, reason: 'bad_password' },
     );
@@ -151,9 +158,12 @@ export class Authenticator {
       return { ok: false, reason: refusal ?? 'unknown_user' };
     }
     const reservation = await reserveAttempt<UserRow>(ctx.db.relaxed, 'users', user.id, ctx.lockout, ctx.now);
-    if (reservation.kind === 'unknown') return { ok: false, reason: 'unknown_user' };
-    if (reservation.kind === 'locked') return { ok: false, reason: 'locked' };
-    if (reservation.kind === 'busy') return { ok: false, reason: 'busy' };
+    if (reservation.kind !== 'counted') {
+      // Refused without a slot (deleted meanwhile, locked, or every slot held too long): the
+      // password is not checked, yet the answer costs what a check would.
+      await ctx.hasher.verifyDummy(request.password);
+      return { ok: false, reason: reservation.kind === 'unknown' ? 'unknown_user' : reservation.kind };
+    }
     let verdict: Verdict;
     try {
       const trusted = inRanges(request.clientIp, (await trustedRanges(ctx.db.relaxed)).map((r) => r.cidr));

@@ -3,6 +3,7 @@
 import { InvalidInputError } from '../errors.js';
 import { normalizeCidr } from '../policy/ip-ranges.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords.js';
+import { checkSecret } from './secret-text.js';
 
 export const USERNAME_PATTERN = '^[A-Za-z0-9._@+-]{1,64}$';
 export const TOKEN_NAME_PATTERN = '^[A-Za-z0-9._-]{1,40}$';
@@ -23,6 +24,7 @@ export function checkNewPassword(password: unknown, field = 'password'): string 
   if (typeof password !== 'string' || password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
     throw new InvalidInputError(`${field}: ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`);
   }
+  checkSecret(password, field);
   return password;
 }
 

@@ -1,5 +1,7 @@
 // JSON bodies must be UTF-8: bytes that are not are refused (400 ERR_NOT_UTF8) rather than turned
-// into replacement characters that would then be hashed as part of a password.
+// into replacement characters that would then be hashed as part of a password. (Valid UTF-8 can
+// still spell a lone surrogate as the escape \ud800: secrets holding one are refused where they are
+// used, accounts/secret-text.ts.)
 import type { FastifyInstance } from 'fastify';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,7 +1,7 @@
 // The per-user lockout. Every attempt takes a slot BEFORE the password is hashed, in a transaction
 // with the user's row locked: settled failures plus attempts in flight never exceed the threshold,
-// so fifty concurrent guesses get exactly `threshold` hashed and the rest are refused unhashed
-// once those failures lock the account. Attempts that find every slot taken by others in flight
+// so fifty concurrent guesses get exactly `threshold` checked and the rest are refused unchecked
+// once those failures lock the account (against the dummy hash: the same time, accounts/authenticator.ts). Attempts that find every slot taken by others in flight
 // wait for them to settle (a busy integration's parallel logins are not failures).
 //
 // Reaching the threshold locks the account for a while that doubles with every lock. When a lock

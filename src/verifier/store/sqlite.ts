@@ -3,7 +3,7 @@
 // SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
 // Writes through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
 // in a worker thread (sqlite-checkpointer.ts): one relaxed commit per turn, and no checkpoint, on
-// the event loop.
+// the event loop. The file and its -wal/-shm are created owner-only (sqlite-file.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 import { WriteBatch } from './sqlite-batch.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { prepareDatabaseFile, restrictCompanions, type VerifierWarning } from './sqlite-file.js';
 
 type Params = readonly SqlValue[];
 
@@ -78,9 +79,17 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     this.#relaxedView = relaxed;
   }
 
-  /** Opens (creating) the database file; `:memory:` for a throwaway one. */
-  static open(path: string): SqliteDatabase {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  /**
+   * Opens (creating, 0600) the database file; `:memory:` for a throwaway one. An existing file
+   * that others may read is reported to `onWarning`, and opened all the same.
+   */
+  static open(path: string, onWarning: (warning: VerifierWarning) => void = () => undefined): SqliteDatabase {
+    const file = path !== ':memory:';
+    if (file) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const warning = prepareDatabaseFile(path);
+      if (warning) onWarning(warning);
+    }
     const db = new BetterSqlite3(path);
     // Another process may hold the write lock for a moment: wait for it rather than fail.
     db.pragma('busy_timeout = 10000');
@@ -90,7 +99,10 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     // each of its operations (they are the rare ones: resets, enrollments, lifecycle changes).
     db.pragma('synchronous = NORMAL');
     let checkpointer: WalCheckpointer | undefined;
-    if (path !== ':memory:') {
+    if (file) {
+      // A first read opens the -wal and -shm; ones left wider by an older file are narrowed.
+      db.pragma('schema_version');
+      restrictCompanions(path);
       db.pragma('wal_autocheckpoint = 0');
       checkpointer = new WalCheckpointer(path);
     }

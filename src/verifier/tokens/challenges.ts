@@ -13,6 +13,7 @@
 // Every failure answers InvalidCredentialsError; the reason goes to the audit log.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Authenticator } from '../accounts/authenticator.js';
+import { checkSecret } from '../accounts/secret-text.js';
 import type { VerifierContext } from '../context.js';
 import { checkChallengeResponse } from '../credentials/verify-response.js';
 import { CredentialNotFoundError, CredentialStateError, InvalidCredentialsError, RateLimitedError } from '../errors.js';
@@ -158,6 +159,8 @@ export class ChallengeService {
 
   async respond(response: ChallengeResponse): Promise<ChallengeLoginResult> {
     const action = `challenge.${response.purpose}`;
+    // Before the challenge is consumed: malformed input leaves it answerable.
+    checkSecret(response.password, 'password');
     try {
       return await this.#respond(action, response);
     } catch (err) {

@@ -4,6 +4,7 @@
 // Stored as an HMAC under the server secret; a new one replaces the old.
 import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Authenticator } from '../accounts/authenticator.js';
+import { checkSecret } from '../accounts/secret-text.js';
 import { queueMail, type VerifierContext } from '../context.js';
 import { InvalidCredentialsError, InvalidInputError, UserNotFoundError } from '../errors.js';
 import { appendAudit, appendAuditBatched } from '../store/audit.js';
@@ -72,6 +73,8 @@ export class TemporaryPasswords {
 
   /** The user's password (counted like a login) and an unexpired temporary password. */
   async login(request: { username: string; password: string; temporaryPassword: string; clientIp: string }): Promise<{ userId: string; username: string }> {
+    // Before the password check counts the attempt: malformed input is not a failed login.
+    checkSecret(request.temporaryPassword, 'temporary password');
     const user = await this.authenticator.checkPassword('login.temporary', request);
     const rows = await this.ctx.db.all<{ password_hash: string; expires_at: number }>('SELECT password_hash, expires_at FROM temporary_passwords WHERE user_id = ?', [user.id]);
     const candidate = this.#hash(request.temporaryPassword);

@@ -1,0 +1,88 @@
+// Where each `tokengate verifier` setting comes from: its option, else its environment variable,
+// else the --config JSON file (keys are the option names), else the default. Every value is checked
+// before anything opens, and a bad one is a usage error (exit 2) in one line naming the setting and
+// where it came from. Numbers are echoed in errors; strings are not (an SMTP URL may hold a password).
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../exit-codes.js';
+
+/** The numeric settings: option name → environment variable, unit and bounds. */
+export const NUMERIC_SETTINGS = {
+  'token-length': { env: 'TOKENGATE_VERIFIER_TOKEN_LENGTH', unit: 'count', min: 16, max: 64 },
+  'lockout-threshold': { env: 'TOKENGATE_VERIFIER_LOCKOUT_THRESHOLD', unit: 'count', min: 1, max: 100 },
+  'lockout-base': { env: 'TOKENGATE_VERIFIER_LOCKOUT_BASE', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000 },
+  'lockout-max': { env: 'TOKENGATE_VERIFIER_LOCKOUT_MAX', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000 },
+  'ip-failures': { env: 'TOKENGATE_VERIFIER_IP_FAILURES', unit: 'count', min: 1, max: 1_000_000_000 },
+  'ip-window': { env: 'TOKENGATE_VERIFIER_IP_WINDOW', unit: 'seconds', min: 1, max: 365 * 86_400 },
+  'request-timeout': { env: 'TOKENGATE_VERIFIER_REQUEST_TIMEOUT', unit: 'seconds', min: 0.01, max: 3600 },
+  'connections-per-address': { env: 'TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS', unit: 'count', min: 1, max: 1_000_000 },
+  'max-connections': { env: 'TOKENGATE_VERIFIER_MAX_CONNECTIONS', unit: 'count', min: 1, max: 1_000_000 },
+} as const;
+
+export type NumericSetting = keyof typeof NUMERIC_SETTINGS;
+
+/** The text settings the file may hold too (their options and variables are read in config.ts). */
+const TEXT_SETTINGS = ['database', 'secret-file', 'smtp', 'outbox', 'from', 'listen'] as const;
+type TextSetting = (typeof TEXT_SETTINGS)[number];
+
+export type ConfigFile = Partial<Record<NumericSetting, number | string> & Record<TextSetting, string> & { 'trusted-proxy': string[] }>;
+
+/** The --config file (or TOKENGATE_VERIFIER_CONFIG), checked key by key; {} when none is named. */
+export function loadConfigFile(path: string | undefined): ConfigFile {
+  if (path === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? 'not JSON';
+    throw new UsageError(`--config ${path}: cannot be read (${why})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--config ${path}: a JSON object of settings, e.g. {"lockout-threshold": 5}`);
+  for (const [key, value] of Object.entries(parsed)) {
+    const ok =
+      key in NUMERIC_SETTINGS
+        ? typeof value === 'number' || typeof value === 'string'
+        : (TEXT_SETTINGS as readonly string[]).includes(key)
+          ? typeof value === 'string'
+          : key === 'trusted-proxy'
+            ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+            : undefined;
+    if (ok === undefined) throw new UsageError(`--config ${path}: unknown setting "${key}" (the keys are the option names, e.g. "lockout-threshold")`);
+    if (!ok) throw new UsageError(`--config ${path}: "${key}" must be ${key === 'trusted-proxy' ? 'a list of strings' : key in NUMERIC_SETTINGS ? 'a number' : 'a string'}`);
+  }
+  return parsed as ConfigFile;
+}
+
+/**
+ * The setting `name` as a number (milliseconds for durations), or undefined when nowhere set.
+ * `options` holds the command line's values.
+ */
+export function numericSetting(name: NumericSetting, options: Partial<Record<NumericSetting, string>>, env: NodeJS.ProcessEnv, file: ConfigFile, fileName: string | undefined): number | undefined {
+  const spec = NUMERIC_SETTINGS[name];
+  const [raw, source] =
+    options[name] !== undefined ? [options[name], `--${name}`] : env[spec.env] !== undefined ? [env[spec.env], spec.env] : file[name] !== undefined ? [file[name], `"${name}" in ${fileName}`] : [undefined, ''];
+  if (raw === undefined) return undefined;
+  const text = String(raw).trim();
+  const value = spec.unit === 'count' ? (/^\d+$/.test(text) ? Number(text) : NaN) : /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value >= spec.min && value <= spec.max)) {
+    const wanted = spec.unit === 'count' ? `a whole number from ${spec.min} to ${spec.max}` : `a number of seconds from ${spec.min} to ${spec.max}`;
+    throw new UsageError(`--${name}: ${wanted} (got ${JSON.stringify(text)} from ${source})`);
+  }
+  return spec.unit === 'seconds' ? Math.round(value * 1000) : value;
+}
+
+/** The help lines for the numeric settings. */
+export const NUMERIC_SETTINGS_HELP = `  --token-length N        characters per token (16-64; 24) TOKENGATE_VERIFIER_TOKEN_LENGTH
+  --lockout-threshold N   failures that lock (1-100; 10)   TOKENGATE_VERIFIER_LOCKOUT_THRESHOLD
+  --lockout-base SECONDS  the first lock (60), doubling    TOKENGATE_VERIFIER_LOCKOUT_BASE
+  --lockout-max SECONDS   up to this (86400)               TOKENGATE_VERIFIER_LOCKOUT_MAX
+  --ip-failures N         failures per client address      TOKENGATE_VERIFIER_IP_FAILURES
+                          in a window (50), then 429
+  --ip-window SECONDS     that window (900)                TOKENGATE_VERIFIER_IP_WINDOW
+  --config FILE           settings in a JSON file          TOKENGATE_VERIFIER_CONFIG
+                          keyed by option name: {"lockout-threshold": 5, "trusted-proxy": ["10.0.0.1"]}
+                          options beat the environment, which beats the file
+  serve only:
+  --request-timeout SECONDS headers and body within (10)   TOKENGATE_VERIFIER_REQUEST_TIMEOUT
+  --connections-per-address N per client address (64)      TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS
+                          (trusted proxies exempt)
+  --max-connections N     connections in all (1024)        TOKENGATE_VERIFIER_MAX_CONNECTIONS`;
