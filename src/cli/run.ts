@@ -7,6 +7,7 @@ import { ON_COMMAND_LINE } from './secrets.js';
 import { runAdminCommand } from './admin-commands.js';
 import { runTokenCommand } from './token-commands.js';
 import { runVerifier } from './verifier/commands.js';
+import { printTable } from './table.js';
 
 export { EXIT } from './exit-codes.js';
 
@@ -68,8 +69,7 @@ async function defaultModule(): Promise<string | undefined> {
 
 function print(json: boolean, rows: Array<Record<string, unknown>>, data: unknown): void {
   if (json) console.log(JSON.stringify(data, null, 2));
-  else if (rows.length === 0) console.log('(none)');
-  else console.table(rows);
+  else printTable(rows);
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 // `tokengate verifier …`: serve the HTTP API, and administer users, IP ranges, API keys and the
 // audit log directly on the store (the same operations the admin API offers, audited as `cli`).
+import { printTable } from '../table.js';
 import { parseArgs } from 'node:util';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../../verifier/access/api-keys.js';
 import type { UserAction } from '../../verifier/accounts/admin.js';
@@ -38,8 +39,7 @@ const USER_ACTIONS: readonly string[] = ['deactivate', 'reactivate', 'freeze', '
 
 function print(json: boolean, data: unknown, rows?: Array<Record<string, unknown>>): void {
   if (json || !rows) console.log(JSON.stringify(data, null, 2));
-  else if (rows.length === 0) console.log('(none)');
-  else console.table(rows);
+  else printTable(rows);
 }
 
 class UsageError extends TypeError {}
