@@ -58,7 +58,7 @@ export { HostLockout } from './lockout/host-lockout.js';
 export type { HostLockoutOptions } from './lockout/host-lockout.js';
 // Registers the host counter as the default login guard (see its header).
 import './lockout/default-guard.js';
-export type { LoginGuard, LoginGuardTicket, LoginGuardChoice, GuardAttempt, GuardedCount, GuardedToken, PinSecret, PinCounting } from './pkcs11/login-guard.js';
+export type { LoginGuard, LoginGuardTicket, LoginGuardChoice, GuardAttempt, GuardedCount, GuardedToken, PinSecret, PinCounting, TokenChange } from './pkcs11/login-guard.js';
 export type { PinState } from './pkcs11/pin-state.js';
 export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';

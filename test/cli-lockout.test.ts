@@ -3,39 +3,25 @@
 // locks the token after exactly the limit; the right secret is then refused with exit 4 without
 // reaching the token (SoftHSM's COUNT_LOW flag, cleared by any correct PIN, stays set), and
 // `status` says so. init-token is not here: it sets an SO PIN and a user PIN, it never checks one.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Pkcs11Module } from '../src/index.js';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
 const COMMANDS = ['login', 'sign', 'change-pin', 'keygen', 'import-cert', 'enroll', 'unblock-pin'] as const;
 type Command = (typeof COMMANDS)[number];
 const P256 = [{ type: 'ec-p256', label: 'p256', id: '01' }] as const;
 const hsm = useSoftHsm({ tokens: COMMANDS.map((label) => ({ label, keys: P256 })) });
-const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tokengate-cli-lockout-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function tokengate(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args, '--module', hsm.current.modulePath], {
-    env: { ...process.env, ...hsm.current.env, TOKENGATE_STATE_DIR: join(work, 'state'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+  return runCli([...args, '--module', hsm.current.modulePath], { ...process.env, ...hsm.current.env, TOKENGATE_STATE_DIR: join(work, 'state'), ...env });
 }
 
 /** The command's own arguments, and the environment that carries `secret` where it takes its checked secret. */

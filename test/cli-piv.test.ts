@@ -4,32 +4,23 @@
 // locks it exits 4; and when the card's counter is changed behind the library's back — a right PIN
 // or a PUK unblock through pkcs11-tool, as on another machine — the next status and login follow
 // the card at once. A wrong PUK says it was the PUK.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_MAIN, runCli, type CliRun } from './helpers/cli.js';
 import { usePivStack } from './helpers/piv.js';
 
 const PIN = '246810';
 const PUK = '97531864';
 const NEW_PIN = '135790';
 const piv = usePivStack({ pin: PIN, puk: PUK, pinTries: 3, pukTries: 3, holder: 'Cli Card' });
-const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const state = mkdtempSync(join(tmpdir(), 'tokengate-cli-piv-'));
 afterAll(() => rmSync(state, { recursive: true, force: true }));
 
-function tokengate(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args, '--module', piv.current.modulePath], {
-    env: { ...process.env, TOKENGATE_STATE_DIR: state, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+function tokengate(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli([...args, '--module', piv.current.modulePath], { ...process.env, TOKENGATE_STATE_DIR: state, ...env });
 }
 
 /** Another program on another machine, with its own view: OpenSC's own tool. */
@@ -46,6 +37,20 @@ async function status(): Promise<Record<string, unknown>> {
 const card = () => piv.current.card.state();
 
 describe('the CLI with a card that counts its own tries', () => {
+  it('keys lists the card\'s certificate; export gets it and its public key out, byte for byte', async () => {
+    const keys = await tokengate(['keys', '--json', '--debug']);
+    expect(keys.stderr).toBe('');
+    expect(keys.status).toBe(0);
+    const [entry] = JSON.parse(keys.stdout) as Array<{ certificate: boolean; subject: string }>;
+    expect(entry).toMatchObject({ certificate: true, subject: 'CN=Cli Card' });
+    const out = join(state, 'card.der');
+    const label = (JSON.parse(keys.stdout) as Array<{ label: string }>)[0]!.label;
+    expect((await tokengate(['export', '--key', label, '--cert', '--format', 'der', '--out', out])).status).toBe(0);
+    expect(readFileSync(out)).toEqual(Buffer.from(piv.current.card.certificate.rawData));
+    const pub = await tokengate(['export', '--key', label, '--public-key']);
+    expect(pub.stdout).toBe(execFileSync('openssl', ['x509', '-inform', 'der', '-in', out, '-pubkey', '-noout'], { encoding: 'utf8' }));
+  }, 60_000);
+
   it('leaves counting to the card on every path, and follows the card when it changes elsewhere', async () => {
     const first = await status();
     expect(first).toMatchObject({ countedBy: 'token', pin: { pinStatus: 'ok', source: 'token' }, puk: { secret: 'puk', pinStatus: 'unknown', source: 'token' } });
@@ -70,7 +75,7 @@ describe('the CLI with a card that counts its own tries', () => {
 
     // Two wrong, then the final try refused unless allowed, then the wrong PIN that locks: exit 4.
     for (const pin of ['000003', '000004']) expect((await tokengate(['login'], { TOKENGATE_PIN: pin })).status).toBe(3);
-    const kept = await tokengate(['sign', '--in', main, '--out', join(state, 'x.sig')], { TOKENGATE_PIN: '000005' });
+    const kept = await tokengate(['sign', '--in', CLI_MAIN, '--out', join(state, 'x.sig')], { TOKENGATE_PIN: '000005' });
     expect(kept.status).toBe(2);
     expect((await card()).pinTriesLeft).toBe(1);
     const locking = await tokengate(['login', '--allow-final-try'], { TOKENGATE_PIN: '000005' });

@@ -6,40 +6,26 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildVerifierServer } from '../src/verifier/http/server.js';
-import type { Verifier } from '../src/verifier/verifier.js';
 import { usePivStack } from './helpers/piv.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
+import { useServedVerifier } from './helpers/served-verifier.js';
 import { startInTerminal, type Terminal } from './helpers/terminal.js';
-import { openVerifier, useStoreEngines } from './helpers/verifier.js';
 
 const PIN = '246810';
 const piv = usePivStack({ pin: PIN, pinTries: 3, holder: 'Jo Example' });
-const engines = useStoreEngines(['sqlite']);
+const served = useServedVerifier();
 const main = fileURLToPath(new URL('../examples/kiosk/main.ts', import.meta.url));
-let smtp: SmtpPeer;
-let verifier: Verifier;
-let app: FastifyInstance;
 let url: string;
 let terminal: Terminal | undefined;
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
-  app = await buildVerifierServer(verifier);
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const { verifier } = served.current;
+  url = served.current.url;
   await verifier.admin.create('test', { username: 'jo', email: 'jo@example.test', password: 'correct horse battery' });
   await verifier.admin.setChallengePolicy('test', 'jo', 'token-only');
   await verifier.credentials.enroll('test', { username: 'jo', certificate: piv.current.card.certificatePem, serial: piv.current.card.serial });
 }, 60_000);
-afterAll(async () => {
-  terminal?.stop();
-  await app?.close();
-  await verifier?.close();
-  await smtp?.stop();
-});
+afterAll(() => terminal?.stop());
 
 describe('the kiosk at a terminal with a PIV card through OpenSC', () => {
   it('grants, counts a wrong PIN on the card, resets when the card is pulled at the prompt, and grants again once it is back', async () => {

@@ -5,31 +5,24 @@ import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pkcs11Module, VerifierClient, buildVerifierServer, enrollToken } from '../src/index.js';
+import { Pkcs11Module, VerifierClient, enrollToken } from '../src/index.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
+import { useServedVerifier } from './helpers/served-verifier.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 import { startInTerminal, type Terminal } from './helpers/terminal.js';
-import { openVerifier, useStoreEngines } from './helpers/verifier.js';
 
 const hsm = useSoftHsm({ tokens: [{ label: 'Hal card', keys: [] }] });
-const engines = useStoreEngines(['sqlite']);
+const served = useServedVerifier();
 const main = fileURLToPath(new URL('../examples/kiosk/main.ts', import.meta.url));
-let smtp: SmtpPeer;
 let verifier: Verifier;
-let app: FastifyInstance;
 let url: string;
 let credentialId: string;
 let helpdesk: VerifierClient;
 let terminal: Terminal | undefined;
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
-  app = await buildVerifierServer(verifier);
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  ({ verifier, url } = served.current);
   await verifier.admin.create('test', { username: 'hal', email: 'hal@example.test', password: 'correct horse battery' });
   await verifier.admin.setChallengePolicy('test', 'hal', 'token-only');
   const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
@@ -41,12 +34,7 @@ beforeAll(async () => {
   credentialId = (await enrollToken(admin, session, { username: 'hal', key: { generate: { type: 'ec-p256', label: 'door' }, subject: 'CN=Hal Example' }, serial: token.serial })).credential.id;
   await session.logout();
 }, 60_000);
-afterAll(async () => {
-  terminal?.stop();
-  await app?.close();
-  await verifier?.close();
-  await smtp?.stop();
-});
+afterAll(() => terminal?.stop());
 
 describe('the kiosk at a terminal', () => {
   it('lets Hal in, counts wrong PINs, asks before the last try, locks, refuses a blocked card even with the server away, and resets when the card is pulled', async () => {

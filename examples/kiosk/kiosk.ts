@@ -90,6 +90,9 @@ export class Kiosk {
   async admit(token: Token, signal: AbortSignal): Promise<Verdict> {
     const { verifier, blocklist, pins } = this.options;
     if (!(await blocklist.refresh(verifier.blocklistFetcher(), this.options.blocklistCache))) this.options.onStaleBlocklist?.();
+    // The helpdesk set a new PIN from another program (say `tokengate unblock-pin`): a software
+    // token's view in this process dates from C_Initialize, so it is read again before anyone types.
+    if (token.changedElsewhere()) await token.module.reload();
     await using session = await token.openSession();
     // Certificates are public: read before any PIN, so a blocked card never sees one.
     const certificates = await session.listCertificates();

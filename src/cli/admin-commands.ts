@@ -1,10 +1,10 @@
 // The token administration commands: keygen, import-cert, enroll, change-pin, unblock-pin,
 // init-token. Secrets come only from the environment, --pin-fd or a masked prompt (secrets.ts);
 // every one goes through the token's counter, like a login.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readCertificateFile } from './files.js';
 import { createCertificateRequest, createSelfSignedCertificate, enrollToken, VerifierClient, type KeyPairType } from '../index.js';
 import { loginWithPin, refuseIfLocked, withFinalTry } from './final-try.js';
-import { X509Certificate } from '../pkcs11/x509.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { readSecret } from './secrets.js';
 import { openModule, selectKey, selectToken } from './select.js';
@@ -92,8 +92,7 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
         }
         if (command === 'import-cert') {
           if (!options.in) throw new UsageError('import-cert needs --in FILE (PEM or DER)');
-          const raw = readFileSync(options.in);
-          const certificate = new X509Certificate(raw.includes('-----BEGIN') ? raw.toString('utf8') : raw);
+          const certificate = readCertificateFile('--in', options.in);
           const key = await selectKey(session, options.key);
           await session.importCertificate(certificate, { label: options.label ?? key.label, id: key.id });
           print(json, { subject: certificate.subject, key: key.label }, `imported "${certificate.subject}" next to key "${key.label}"`);

@@ -14,7 +14,9 @@ export const EXIT = {
 } as const;
 
 /** A mistake in how the command was called: exit 2, with the explanation. */
-export class UsageError extends TypeError {}
+export class UsageError extends TypeError {
+  readonly code = 'ERR_USAGE';
+}
 
 export function exitCodeFor(err: unknown): number {
   // parseArgs reports an unknown or malformed option as a TypeError.

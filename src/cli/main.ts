@@ -2,7 +2,7 @@
 // The `tokengate` executable: runs a command, prints one line per error (with its code) and
 // exits with a code a script can branch on. `--debug` adds the stack.
 import { TokengateError, VerifierError } from '../index.js';
-import { exitCodeFor } from './exit-codes.js';
+import { exitCodeFor, UsageError } from './exit-codes.js';
 import { run } from './run.js';
 
 run(process.argv.slice(2)).then(
@@ -10,7 +10,7 @@ run(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const code = err instanceof TokengateError || err instanceof VerifierError ? ` [${err.code}]` : '';
+    const code = err instanceof TokengateError || err instanceof VerifierError || err instanceof UsageError ? ` [${err.code}]` : '';
     console.error(`tokengate: ${err instanceof Error ? err.message : String(err)}${code}`);
     if (process.argv.includes('--debug') && err instanceof Error) console.error(err.stack);
     process.exitCode = exitCodeFor(err);

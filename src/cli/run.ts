@@ -1,6 +1,5 @@
 // The `tokengate` command line: one line per error with its code, `--json` on every listing, and
 // exit codes a script can branch on (exit-codes.ts).
-import { parseArgs } from 'node:util';
 import { discoverModules, Pkcs11Module, type TokenInfo } from '../index.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { ON_COMMAND_LINE } from './secrets.js';
@@ -8,48 +7,12 @@ import { runAdminCommand } from './admin-commands.js';
 import { runTokenCommand } from './token-commands.js';
 import { runVerifier } from './verifier/commands.js';
 import { printTable } from './table.js';
+import { COMMAND_HELP, overview } from './help.js';
+import { runKeyCommand } from './key-commands.js';
+import { parseArgsOrExplain } from './usage.js';
 
 export { EXIT } from './exit-codes.js';
 
-const HELP = `usage: tokengate <command> [options]
-
-commands:
-  modules                 PKCS#11 modules found on this machine (p11-kit registry, usual paths)
-  tokens [--module PATH]  tokens present: label, serial, model, PIN status
-                          (default module: the first discovered one that has tokens)
-  watch                   token insertions and removals, until Ctrl-C
-  status                  PIN and SO PIN status (tries left where known, and who counts them)
-                          [--blocklist FILE] also says whether the token is blocked
-  login                   checks the PIN; on the last try it asks first (--allow-final-try
-                          when not on a terminal)
-  sign --in FILE --out FILE [--format raw|der] [--mechanism ALG]
-  verify --in FILE --signature FILE [--cert FILE --mechanism ALG] [--format raw|der]
-  keygen --label L [--type ec-p256|ec-p384|rsa-2048|rsa-3072|ed25519] [--subject CN=…]
-                          a key pair on the token (and a self-signed certificate with --subject,
-                          or a PKCS#10 request signed on the token with --csr FILE)
-  import-cert --in FILE [--key LABEL|ID]   a certificate next to its key
-  enroll --verifier URL --username NAME [--key LABEL|ID | --type T --subject CN=…]
-                          registers the token with the verifier (TOKENGATE_API_KEY for an admin,
-                          or TOKENGATE_PASSWORD for the user's own token)
-  change-pin              TOKENGATE_PIN (old) and TOKENGATE_NEW_PIN, or prompts
-  unblock-pin [--with puk|so-pin]   with TOKENGATE_PUK or TOKENGATE_SO_PIN, and TOKENGATE_NEW_PIN
-  init-token --label L    the first uninitialised token: TOKENGATE_SO_PIN, TOKENGATE_NEW_PIN
-  verifier …              the companion verifier: serve, users, IP ranges, API keys, audit
-                          (tokengate verifier --help)
-
-options:
-  --module PATH           the PKCS#11 module (default: the first discovered one with a token)
-  --token LABEL|SERIAL    which token (default: the only one present)
-  --key LABEL|ID          which key, ID in hex (default: the first with a certificate)
-  --pin-fd N              read the PIN from file descriptor N; else TOKENGATE_PIN, else a
-                          masked prompt. A PIN on the command line is refused.
-  --json                  machine-readable output
-  --debug                 stack traces on errors
-  --help                  this text
-
-exit codes: 0 ok, 1 failure, 2 usage, 3 PIN incorrect, 4 PIN locked, 5 token not present,
-            6 token blocked, 7 verification failed, 8 verifier unreachable
-`;
 
 async function tokensOf(path: string): Promise<TokenInfo[]> {
   await using module = await Pkcs11Module.load(path);
@@ -74,7 +37,16 @@ function print(json: boolean, rows: Array<Record<string, unknown>>, data: unknow
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'verifier') return runVerifier(argv.slice(1));
-  const { values, positionals } = parseArgs({
+  if (argv[0] === 'help') {
+    const topic = argv[1];
+    if (topic === undefined) console.log(overview());
+    else if (topic === 'verifier') return runVerifier(['--help']);
+    else if (COMMAND_HELP[topic]) console.log(COMMAND_HELP[topic]);
+    else throw new UsageError(`no command "${topic}" (see tokengate help)`);
+    return EXIT.ok;
+  }
+  if ((argv[0] === 'keys' || argv[0] === 'export') && !argv.includes('--help')) return runKeyCommand(argv);
+  const { values, positionals } = parseArgsOrExplain({
     args: argv,
     allowPositionals: true,
     options: {
@@ -108,8 +80,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (values.pin !== undefined || values['so-pin'] !== undefined || values.puk !== undefined) throw new UsageError(ON_COMMAND_LINE);
   const [command] = positionals;
+  if (values.help && command && COMMAND_HELP[command]) {
+    console.log(COMMAND_HELP[command]);
+    return EXIT.ok;
+  }
   if (values.help || !command) {
-    console.log(HELP);
+    console.log(overview());
     return values.help ? EXIT.ok : EXIT.usage;
   }
   const json = values.json === true;
@@ -147,7 +123,6 @@ export async function run(argv: string[]): Promise<number> {
     case 'init-token':
       return runAdminCommand(command, values);
     default:
-      console.error(`tokengate: unknown command "${command}" (see tokengate --help)`);
-      return EXIT.usage;
+      throw new UsageError(`unknown command "${command}" (see tokengate help)`);
   }
 }

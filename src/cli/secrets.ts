@@ -3,6 +3,7 @@
 // masked prompt on a terminal. Never from the command line, where it would land in the shell's
 // history and in `ps` for everyone on the machine to read.
 import { confirm, password } from '@inquirer/prompts';
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './exit-codes.js';
 
@@ -23,7 +24,20 @@ export async function readSecret(kind: SecretKind, options: { pinFd?: string | u
     return readFileSync(fd, 'utf8').split(/\r?\n/)[0] ?? '';
   }
   if (!process.stdin.isTTY) throw new UsageError(`no ${PROMPT[kind]}: set ${ENV[kind]}${kind === 'pin' ? ' or pass --pin-fd N' : ''}, or run on a terminal to be asked`);
-  return password({ message: `${PROMPT[kind]}:`, mask: '*' });
+  // Masked, and no ctrl+t to reveal it: someone may be looking over the shoulder.
+  const secret = await password({ message: `${PROMPT[kind]}:`, mask: '*', toggleMask: false });
+  if (kind === 'new-pin') {
+    // A typo in a new PIN would lock its owner out: typed twice, and they must agree.
+    const again = await password({ message: `${PROMPT[kind]} again:`, mask: '*', toggleMask: false });
+    if (!sameSecret(again, secret)) throw new UsageError('the two new PINs differ: nothing was changed');
+  }
+  return secret;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** On a terminal, asks before the last try; elsewhere the caller must have said --allow-final-try. */

@@ -38,7 +38,13 @@ export function selectToken(module: Pkcs11Module, selector: string | undefined):
 export async function selectKey(session: Session, selector: string | undefined): Promise<TokenKey> {
   if (selector !== undefined) {
     const byId = /^[0-9a-f]+$/i.test(selector) && selector.length % 2 === 0 ? (await session.listKeys()).find((k) => Buffer.from(k.id).toString('hex') === selector.toLowerCase()) : undefined;
-    return byId ?? session.findPrivateKey({ label: selector });
+    if (byId) return byId;
+    try {
+      return await session.findPrivateKey({ label: selector });
+    } catch (err) {
+      if (!(err instanceof KeyNotFoundError)) throw err;
+      throw new KeyNotFoundError(`no key labelled or numbered "${selector}" on the token (tokengate keys lists them)`, { cause: err });
+    }
   }
   const certificates = await session.listCertificates();
   for (const key of await session.listKeys()) {
@@ -53,6 +59,6 @@ export async function selectKey(session: Session, selector: string | undefined):
 export async function selectCertificate(session: Session, selector: string | undefined): Promise<TokenCertificate> {
   const certificates = await session.listCertificates();
   const found = selector === undefined ? certificates[0] : certificates.find((c) => c.label === selector || Buffer.from(c.id).toString('hex') === selector.toLowerCase());
-  if (!found) throw new KeyNotFoundError(selector === undefined ? 'the token holds no certificate' : `no certificate for "${selector}" on the token`);
+  if (!found) throw new KeyNotFoundError(selector === undefined ? 'the token holds no certificate (give --cert FILE)' : `no certificate for "${selector}" on the token (tokengate keys lists them)`);
   return found;
 }

@@ -1,7 +1,8 @@
 // The token commands: status, login, watch, sign, verify. Each works on one token (select.ts) and
 // takes its PIN the safe ways only (secrets.ts); every PIN goes through the token's counter (the
 // card's own, or the host's guard under the state directory for tokens that never lock).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readCertificateFile, readInput } from './files.js';
 import { once } from 'node:events';
 import {
   Blocklist,
@@ -105,7 +106,7 @@ export async function runTokenCommand(command: string, options: TokenCommandOpti
     case 'sign':
       return withToken(options, async (token, admission) => {
         if (!options.in || !options.out) throw new UsageError('sign needs --in FILE and --out FILE');
-        const data = readFileSync(options.in);
+        const data = readInput('--in', options.in);
         await using session = await token.openSession(admission ? { admission } : {});
         await loginWithPin(session, options);
         const key = await selectKey(session, options.key);
@@ -119,15 +120,13 @@ export async function runTokenCommand(command: string, options: TokenCommandOpti
       });
     case 'verify': {
       if (!options.in || !options.signature) throw new UsageError('verify needs --in FILE and --signature FILE (and --cert FILE, or a token holding the certificate)');
-      const data = readFileSync(options.in);
-      const signature = readFileSync(options.signature);
-      const format = formatOf(options.format);
+      const data = readInput('--in', options.in);
+      const signature = readInput('--signature', options.signature);
+      const given = options.format === undefined ? undefined : formatOf(options.format);
       let certificate: X509Certificate;
       let algorithm = algorithmOf(options.mechanism);
       if (options.cert) {
-        const raw = readFileSync(options.cert);
-        // PEM or DER.
-        certificate = new X509Certificate(raw.includes('-----BEGIN') ? raw.toString('utf8') : raw);
+        certificate = readCertificateFile('--cert', options.cert);
       } else {
         certificate = await withToken(options, async (token) => {
           await using session = await token.openSession();
@@ -138,8 +137,21 @@ export async function runTokenCommand(command: string, options: TokenCommandOpti
       const info = classifyKey(Buffer.from(certificate.publicKey.rawData));
       algorithm ??= 'refusal' in info ? undefined : info.algorithms[0];
       if (!algorithm) throw new UsageError('this key type needs --mechanism');
-      const ok = verifySignature(certificate, data, signature, { algorithm, format });
-      print(json, { valid: ok, algorithm, format }, ok ? 'signature valid' : 'signature NOT valid');
+      const valid = (f: SignatureFormat): boolean => {
+        try {
+          return verifySignature(certificate, data, signature, { algorithm, format: f });
+        } catch {
+          return false; // not even shaped like a signature of this kind
+        }
+      };
+      // ECDSA comes raw (r||s) or DER (what openssl writes): without --format, either is taken.
+      const ecdsa = algorithm.startsWith('ECDSA');
+      let format: SignatureFormat = given ?? 'raw';
+      let ok = valid(format);
+      if (!ok && ecdsa && given === undefined && valid('der')) [ok, format] = [true, 'der'];
+      const other: SignatureFormat = format === 'raw' ? 'der' : 'raw';
+      const hint = !ok && ecdsa && given !== undefined && valid(other) ? ` as ${format} — it is a valid ${other} signature: pass --format ${other}` : '';
+      print(json, { valid: ok, algorithm, format }, ok ? `signature valid (${algorithm}, ${format})` : `signature NOT valid${hint}`);
       return ok ? EXIT.ok : EXIT.verificationFailed;
     }
     case 'watch': {

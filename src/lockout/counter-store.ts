@@ -1,6 +1,8 @@
 // Consecutive PIN failures per token, in SQLite so several processes share them and they survive
 // restarts. An attempt is counted BEFORE the PIN goes to the token and settled after: a process
-// killed between the token's answer and the write can never lose a failure.
+// killed between the token's answer and the write can never lose a failure. Beside the counts, a
+// generation per token that grows whenever a process sets one of its PINs anew, so other processes
+// holding the token open can tell (software tokens read their files once, at C_Initialize).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -42,6 +44,28 @@ export class CounterStore {
       module TEXT NOT NULL, serial TEXT NOT NULL, user_type TEXT NOT NULL,
       failures INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0, last_failure_at INTEGER,
       PRIMARY KEY (module, serial, user_type))`);
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS pin_changes (
+      module TEXT NOT NULL, serial TEXT NOT NULL, generation INTEGER NOT NULL, changed_at INTEGER NOT NULL,
+      PRIMARY KEY (module, serial))`);
+  }
+
+  /** Notes that a PIN of this token was set anew; returns the token's new generation. */
+  recordChange(module: string, serial: string, now: number): number {
+    const row = this.#db
+      .prepare(
+        `INSERT INTO pin_changes (module, serial, generation, changed_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (module, serial) DO UPDATE SET generation = generation + 1, changed_at = excluded.changed_at
+         RETURNING generation`,
+      )
+      .get(module, serial, now) as { generation: number };
+    return row.generation;
+  }
+
+  lastChange(module: string, serial: string): { generation: number; changedAt: number } | undefined {
+    const row = this.#db.prepare('SELECT generation, changed_at FROM pin_changes WHERE module = ? AND serial = ?').get(module, serial) as
+      | { generation: number; changed_at: number }
+      | undefined;
+    return row && { generation: row.generation, changedAt: row.changed_at };
   }
 
   #read(key: CounterKey): CounterState {

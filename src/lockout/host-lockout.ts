@@ -5,7 +5,7 @@
 // count is kept per module, token serial and secret (user PIN, SO PIN, PUK) in counter-store.ts.
 import { setTimeout as delay } from 'node:timers/promises';
 import { FinalTryRefusedError, InvalidArgumentError, PinLockedError } from '../pkcs11/errors.js';
-import type { GuardAttempt, GuardedCount, GuardedToken, LoginGuard, LoginGuardTicket, PinSecret } from '../pkcs11/login-guard.js';
+import type { GuardAttempt, GuardedCount, GuardedToken, LoginGuard, LoginGuardTicket, PinSecret, TokenChange } from '../pkcs11/login-guard.js';
 import { secretName } from '../pkcs11/pin-state.js';
 import { CounterStore, type CounterKey } from './counter-store.js';
 import { defaultStateDir } from './state-dir.js';
@@ -68,6 +68,14 @@ export class HostLockout implements LoginGuard, Disposable {
 
   reset(token: GuardedToken, secret: PinSecret): void {
     this.#store.reset(this.#key(token, secret));
+  }
+
+  recordChange(token: GuardedToken): number {
+    return this.#store.recordChange(token.modulePath, token.serial, Date.now());
+  }
+
+  lastChange(token: GuardedToken): TokenChange | undefined {
+    return this.#store.lastChange(token.modulePath, token.serial);
   }
 
   close(): void {

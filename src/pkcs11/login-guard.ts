@@ -55,6 +55,20 @@ export interface LoginGuard {
   begin(attempt: GuardAttempt): Promise<LoginGuardTicket>;
   /** The secret was set anew (an unblock, C_InitPIN): its count starts again. */
   reset(token: GuardedToken, secret: PinSecret): void;
+  /**
+   * Optional, for guards shared between processes: notes that a PIN of the token was set anew
+   * (returns the token's new generation), and tells the last such change. A process that holds a
+   * software token open learns from it that its module's view is stale (token-changes.ts).
+   */
+  recordChange?(token: GuardedToken): number;
+  lastChange?(token: GuardedToken): TokenChange | undefined;
+}
+
+/** The last time any process set a PIN of a token anew. */
+export interface TokenChange {
+  readonly generation: number;
+  /** Milliseconds since the epoch. */
+  readonly changedAt: number;
 }
 
 /** `'auto'`: by the slot (above); `'host'`: the guard counts every token; `'token'`: none does. */

@@ -25,6 +25,13 @@ export function isRememberedLogin(modulePath: string, serial: string, userType: 
   return known !== undefined && timingSafeEqual(known, tag(pin));
 }
 
+/** Every login of this module is gone (it was finalized). */
+export function forgetModuleLogins(modulePath: string): void {
+  for (const key of verifiers.keys()) {
+    if (key.startsWith(`${modulePath}\0`)) verifiers.delete(key);
+  }
+}
+
 export function forgetLogin(modulePath: string, serial: string): void {
   for (const key of verifiers.keys()) {
     if (key.startsWith(`${modulePath}\0${serial}\0`)) verifiers.delete(key);

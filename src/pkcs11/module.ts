@@ -10,6 +10,7 @@ import { presentTokens, selectToken } from './select.js';
 import { TokenWatcher, type WatchOptions } from './watcher.js';
 import { findUninitializedSlot, initializeTokenIn, type InitializeTokenOptions } from './admin.js';
 import { trimPadded, versionString } from './text.js';
+import { forgetModuleLogins } from './login-state.js';
 import { checkLoginGuardChoice, checkPinCounting, resolveLoginGuard, type LoginGuard, type LoginGuardChoice, type PinCounting } from './login-guard.js';
 
 export interface ModuleInfo {
@@ -37,6 +38,10 @@ export interface LoadedLibrary {
   ownsInitialize: boolean;
   /** The process that initialised it: a forked child must initialise again. */
   pid: number;
+  /** When C_Initialize last ran: a software token's view of its files dates from then. */
+  initializedAt: number;
+  /** Token generations (token-changes.ts) this process produced itself, by serial. */
+  readonly ownChanges: Map<string, number>;
 }
 
 const libraries = new Map<string, LoadedLibrary>();
@@ -84,7 +89,7 @@ function acquireLibrary(path: string): LoadedLibrary {
     if (!existing) lib.close();
     throw new ModuleLoadError(`C_Initialize failed for ${real}`, { cause: err });
   }
-  const loaded: LoadedLibrary = { path: real, lib, refs: 1, ownsInitialize, pid: process.pid };
+  const loaded: LoadedLibrary = { path: real, lib, refs: 1, ownsInitialize, pid: process.pid, initializedAt: Date.now(), ownChanges: new Map() };
   libraries.set(real, loaded);
   return loaded;
 }
@@ -94,7 +99,7 @@ function releaseLibrary(loaded: LoadedLibrary): void {
   if (loaded.refs > 0) return;
   libraries.delete(loaded.path);
   try {
-    if (loaded.ownsInitialize) loaded.lib.C_Finalize();
+    if (loaded.ownsInitialize) call(loaded.lib, 'C_Finalize');
   } finally {
     loaded.lib.close();
   }
@@ -157,6 +162,34 @@ export class Pkcs11Module implements AsyncDisposable {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Internal: when the library was last initialised, and the token changes this process made since. */
+  get initializedAt(): number {
+    return this.#loaded.initializedAt;
+  }
+
+  get ownChanges(): Map<string, number> {
+    return this.#loaded.ownChanges;
+  }
+
+  /**
+   * Finalizes and initialises the library again, for every handle in this process: software tokens
+   * (SoftHSM) read their files only at C_Initialize, so a PIN set by another process is seen only
+   * after this (`token.changedElsewhere()` says when). Every session of the library ends — pools
+   * open fresh ones and log in again, watchers go on polling. Returns false when the library was
+   * initialised by someone else in this process, whose sessions are not ours to end.
+   */
+  async reload(): Promise<boolean> {
+    const loaded = this.#loaded;
+    void this.raw; // closed: ModuleClosedError
+    if (!loaded.ownsInitialize) return false;
+    call(loaded.lib, 'C_Finalize');
+    forgetModuleLogins(loaded.path);
+    initialize(loaded.lib);
+    loaded.initializedAt = Date.now();
+    loaded.ownChanges.clear();
+    return true;
   }
 
   /** Internal: the binding, for the token and session layers. */

@@ -23,6 +23,7 @@ import type { X509Certificate } from './x509.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
 import type { PinSecret } from './login-guard.js';
 import { sendSecret } from './pin-attempt.js';
+import { noteOwnChange } from './token-changes.js';
 import { secretName } from './pin-state.js';
 
 export interface SessionOptions {
@@ -324,6 +325,7 @@ export class Session implements AsyncDisposable {
       forgetLogin(this.token.module.path, this.token.serial);
       // A new user PIN: whatever the host counted against the old one is over.
       this.token.loginGuard?.reset(this.token.guardIdentity, 'user');
+      noteOwnChange(this.token);
     });
   }
 
@@ -348,6 +350,7 @@ export class Session implements AsyncDisposable {
         const secret: PinSecret = state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user';
         await sendSecret({ token: this.token, secret, allowFinalTry, info }, () => call(lib, 'C_SetPIN', session, oldPin, newPin));
         forgetLogin(this.token.module.path, this.token.serial);
+        noteOwnChange(this.token);
       });
     } finally {
       if (!loggedIn) await this.logout().catch(() => undefined);

@@ -19,6 +19,7 @@ import { TokenNotPresentError } from './errors.js';
 import { unblockPin, type UnblockPinOptions } from './unblock.js';
 import type { GuardedToken, LoginGuard, PinSecret } from './login-guard.js';
 import { pinStateOf, type PinState } from './pin-state.js';
+import { changedElsewhere } from './token-changes.js';
 
 export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
 
@@ -108,6 +109,15 @@ export class Token {
   /** The secret that unblocks the user PIN: a card's PUK, or a software token's SO PIN. */
   get unblockSecret(): 'puk' | 'so' {
     return this.pinCountedBy === 'token' ? 'puk' : 'so';
+  }
+
+  /**
+   * True when another process set one of this token's PINs since the module was initialised, as
+   * the shared login guard records it: a software token's view here is stale until
+   * `module.reload()`. Always false for tokens that count their own tries (a card keeps no copy).
+   */
+  changedElsewhere(): boolean {
+    return changedElsewhere(this);
   }
 
   /** Internal: what a login guard keys its count on. */

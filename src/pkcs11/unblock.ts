@@ -8,6 +8,7 @@
 import { call } from './binding.js';
 import { InvalidArgumentError, PinLockedError, SessionReadOnlyError, TokengateError, UnblockNotSupportedError } from './errors.js';
 import { sendSecret } from './pin-attempt.js';
+import { noteOwnChange } from './token-changes.js';
 import { forgetLogin } from './login-state.js';
 import { checkPin } from './session.js';
 import type { Token } from './token.js';
@@ -62,6 +63,7 @@ export async function unblockWithPuk(token: Token, puk: string, newPin: string, 
   });
   forgetLogin(token.module.path, token.serial);
   token.loginGuard?.reset(token.guardIdentity, 'user');
+  noteOwnChange(token);
 }
 
 /** Unblocks as the security officer: SO login in a read-write session, then C_InitPIN. */
