@@ -3,6 +3,7 @@
 
 export type VerifierErrorCode =
   | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_PASSWORD_REQUIRED'
   | 'ERR_RATE_LIMITED'
   | 'ERR_INVALID_INPUT'
   | 'ERR_USER_EXISTS'
@@ -37,6 +38,24 @@ export class InvalidCredentialsError extends VerifierError {
   readonly status = 401;
   constructor() {
     super('invalid username, password, security token; or user locked out');
+  }
+}
+
+/**
+ * A challenge login refused because the policy for this user and client address is
+ * `password+token` and the answer carried no password. Said plainly, unlike every other login
+ * failure: it tells only what the challenge's `passwordRequired` already told whoever asked for
+ * it, and it is decided before anything secret or stateful (signature, password, lock, account
+ * state) is looked at, so it reveals nothing about them. A kiosk's admin needs to hear it: the fix
+ * is a policy (`tokengate verifier policy …`), not a better PIN.
+ */
+export class PasswordRequiredError extends VerifierError {
+  readonly code = 'ERR_PASSWORD_REQUIRED';
+  readonly status = 401;
+  constructor() {
+    super(
+      "this user's challenge policy is password+token and no password was sent: send the password, or have an admin set token-only for the user (tokengate verifier policy set USERNAME token-only) or for the client's network (tokengate verifier policy range CIDR token-only)",
+    );
   }
 }
 
