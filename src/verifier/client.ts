@@ -6,7 +6,7 @@ import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
 import type { TokenKey } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
-import { VerifierRefusedError, VerifierUnreachableError } from './errors.js';
+import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from './errors.js';
 import type { ChallengePurpose } from './protocol.js';
 import type { CredentialSelector } from './tokens/challenges.js';
 import type { EnrolledCredential } from './tokens/registry.js';
@@ -27,12 +27,26 @@ export interface ChallengeFromVerifier {
   readonly fields: { verifierId: string; purpose: ChallengePurpose; username: string; credentialId: string; challenge: string };
 }
 
+function checkBaseUrl(baseUrl: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return baseUrl.replace(/\/+$/, '');
+  // The address is echoed only when it is a bare host and port: anything else might hold a password.
+  const example = /^[A-Za-z0-9.[\]:-]{1,255}$/.test(baseUrl) ? `http://${baseUrl}` : 'http://127.0.0.1:8787';
+  throw new InvalidVerifierUrlError(`the verifier's address must be a URL starting with http:// or https://, e.g. ${example}`);
+}
+
 export class VerifierClient {
   readonly #base: string;
   readonly #options: VerifierClientOptions;
 
+  /** `baseUrl`: http:// or https://, else InvalidVerifierUrlError (`127.0.0.1:8787` alone would be taken for a scheme). */
   constructor(baseUrl: string, options: VerifierClientOptions = {}) {
-    this.#base = baseUrl.replace(/\/+$/, '');
+    this.#base = checkBaseUrl(baseUrl);
     this.#options = options;
   }
 

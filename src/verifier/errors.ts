@@ -17,7 +17,8 @@ export type VerifierErrorCode =
   | 'ERR_CREDENTIAL_NOT_FOUND'
   | 'ERR_CREDENTIAL_STATE'
   | 'ERR_VERIFIER_REFUSED'
-  | 'ERR_VERIFIER_UNREACHABLE';
+  | 'ERR_VERIFIER_UNREACHABLE'
+  | 'ERR_INVALID_VERIFIER_URL';
 
 export abstract class VerifierError extends Error {
   abstract readonly code: VerifierErrorCode;
@@ -145,6 +146,12 @@ export class VerifierRefusedError extends VerifierError {
   ) {
     super(`the verifier refused (${status} ${remoteCode}): ${message}`);
   }
+}
+
+/** A VerifierClient given something that is not an http:// or https:// URL; the message says the fix. */
+export class InvalidVerifierUrlError extends VerifierError {
+  readonly code = 'ERR_INVALID_VERIFIER_URL';
+  readonly status = 400;
 }
 
 /** The verifier could not be reached (network, timeout, or not a verifier answering). */
