@@ -198,7 +198,9 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     try {
       let issued = await challenge('p384');
       expect(issued.passwordRequired).toBe(true);
-      await refusedWith(answer(issued, await sign('p384', issued.message)), 'password_missing');
+      // Said plainly (its own code), audited as refused, not as a failed guess.
+      await expect(answer(issued, await sign('p384', issued.message))).rejects.toMatchObject({ code: 'ERR_PASSWORD_REQUIRED', status: 401 });
+      expect((await verifier.audit({ subject: 'alice', action: 'challenge.login', limit: 1000 })).at(-1)).toMatchObject({ result: 'refused', reason: 'password_missing' });
       issued = await challenge('p384');
       await expect(answer(issued, await sign('p384', issued.message), { password: 'not the password' })).rejects.toBeInstanceOf(InvalidCredentialsError);
       expect((await verifier.audit({ subject: 'alice', limit: 1000 })).at(-1)).toMatchObject({ reason: 'bad_password' });

@@ -105,6 +105,6 @@ describe('applied settings', () => {
       server.kill('SIGTERM');
       await exited;
     }
-    expect(JSON.parse(tokengate(['user', 'show', 'erin']).stdout)).toMatchObject({ locked: true, failedLogins: 2 });
+    expect(JSON.parse(tokengate(['user', 'show', 'erin', '--json']).stdout)).toMatchObject({ locked: true, failedLogins: 2 });
   });
 });

@@ -39,9 +39,10 @@ describe('tokengate verifier', () => {
     expect(outboxToken()).toMatch(/^[A-Za-z0-9]{24}$/);
     expect(statSync(join(state, 'verifier.secret')).mode & 0o077).toBe(0);
     expect(tokengate('user', 'freeze', 'carol').status).toBe(0);
-    expect(JSON.parse(tokengate('user', 'show', 'carol').stdout)).toMatchObject({ frozen: true });
+    expect(JSON.parse(tokengate('user', 'show', 'carol', '--json').stdout)).toMatchObject({ frozen: true, challengePolicy: 'password+token' });
     const audit = JSON.parse(tokengate('audit', '--subject', 'carol', '--json').stdout) as Array<{ action: string; actor: string }>;
-    expect(audit.map((e) => e.action)).toEqual(['user.create', 'user.freeze']);
+    // Newest first.
+    expect(audit.map((e) => e.action)).toEqual(['user.freeze', 'user.create']);
     expect(audit.every((e) => e.actor === 'cli')).toBe(true);
     expect(tokengate('user', 'unfreeze', 'carol').status).toBe(0);
   });
@@ -53,7 +54,7 @@ describe('tokengate verifier', () => {
     const mailed = JSON.parse(tokengate('temporary-password', 'carol', '--json').stdout) as { password?: string };
     expect(mailed.password).toBeUndefined();
     expect(JSON.parse(tokengate('credential', 'list', 'carol', '--json').stdout)).toEqual([]);
-    expect(JSON.parse(tokengate('blocklist').stdout)).toMatchObject({ serials: [], certificateFingerprints: [] });
+    expect(JSON.parse(tokengate('blocklist', '--json').stdout)).toMatchObject({ serials: [], certificateFingerprints: [] });
     expect(tokengate('credential', 'block', 'no-such-id').stderr).toContain('[ERR_CREDENTIAL_NOT_FOUND]');
   });
 

@@ -6,10 +6,10 @@ import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
 import type { TokenKey } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
-import { VerifierRefusedError, VerifierUnreachableError } from './errors.js';
+import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from './errors.js';
 import type { ChallengePurpose } from './protocol.js';
 import type { CredentialSelector } from './tokens/challenges.js';
-import type { CredentialView } from './tokens/registry.js';
+import type { EnrolledCredential } from './tokens/registry.js';
 import type { GenerateKeyPairOptions } from '../pkcs11/keygen.js';
 
 export interface VerifierClientOptions {
@@ -27,12 +27,26 @@ export interface ChallengeFromVerifier {
   readonly fields: { verifierId: string; purpose: ChallengePurpose; username: string; credentialId: string; challenge: string };
 }
 
+function checkBaseUrl(baseUrl: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return baseUrl.replace(/\/+$/, '');
+  // The address is echoed only when it is a bare host and port: anything else might hold a password.
+  const example = /^[A-Za-z0-9.[\]:-]{1,255}$/.test(baseUrl) ? `http://${baseUrl}` : 'http://127.0.0.1:8787';
+  throw new InvalidVerifierUrlError(`the verifier's address must be a URL starting with http:// or https://, e.g. ${example}`);
+}
+
 export class VerifierClient {
   readonly #base: string;
   readonly #options: VerifierClientOptions;
 
+  /** `baseUrl`: http:// or https://, else InvalidVerifierUrlError (`127.0.0.1:8787` alone would be taken for a scheme). */
   constructor(baseUrl: string, options: VerifierClientOptions = {}) {
-    this.#base = baseUrl.replace(/\/+$/, '');
+    this.#base = checkBaseUrl(baseUrl);
     this.#options = options;
   }
 
@@ -116,7 +130,11 @@ export interface SignInOptions {
   readonly algorithm?: SignatureAlgorithm;
 }
 
-/** Challenge → the logged-in token signs the canonical message → response. */
+/**
+ * Challenge → the logged-in token signs the canonical message → response. When the policy wants a
+ * password and none is given, the verifier refuses with VerifierRefusedError, `remoteCode`
+ * `ERR_PASSWORD_REQUIRED` (status 401): a matter of policy for an admin, not a wrong PIN.
+ */
 export async function signInWithToken(client: VerifierClient, session: Session, key: TokenKey, options: SignInOptions): Promise<{ userId: string; username: string; credentialId: string }> {
   const purpose = options.purpose ?? 'login';
   const challenge = await client.challenge(options.username, options.credential, purpose);
@@ -144,9 +162,11 @@ export interface EnrollTokenOptions {
 /**
  * Enrolls a token end to end: picks or generates the key, reads its certificate or makes a
  * self-signed one (imported onto the token), and registers it with the verifier. The session must
- * be read-write and logged in when a key is generated.
+ * be read-write and logged in when a key is generated. The credential comes back with the user's
+ * challenge policy (`challengePolicy`): `password+token` means a kiosk that sends no password will
+ * be refused (`ERR_PASSWORD_REQUIRED`) until an admin sets `token-only` for the user or its network.
  */
-export async function enrollToken(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: CredentialView; key: TokenKey }> {
+export async function enrollToken(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: EnrolledCredential; key: TokenKey }> {
   let key: TokenKey;
   let pem: string;
   if ('existing' in options.key) {
@@ -165,7 +185,7 @@ export async function enrollToken(client: VerifierClient, session: Session, opti
   const body = { certificate: pem, ...(options.serial ? { serial: options.serial } : {}), ...(options.label ? { label: options.label } : {}) };
   const { body: credential } =
     options.password !== undefined
-      ? await client.request<CredentialView>('POST', '/v1/self/credentials', { username: options.username, password: options.password, ...body })
-      : await client.request<CredentialView>('POST', `/v1/admin/users/${encodeURIComponent(options.username)}/credentials`, body);
+      ? await client.request<EnrolledCredential>('POST', '/v1/self/credentials', { username: options.username, password: options.password, ...body })
+      : await client.request<EnrolledCredential>('POST', `/v1/admin/users/${encodeURIComponent(options.username)}/credentials`, body);
   return { credential: credential!, key };
 }

@@ -3,6 +3,7 @@
 
 export type VerifierErrorCode =
   | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_PASSWORD_REQUIRED'
   | 'ERR_RATE_LIMITED'
   | 'ERR_INVALID_INPUT'
   | 'ERR_USER_EXISTS'
@@ -16,7 +17,8 @@ export type VerifierErrorCode =
   | 'ERR_CREDENTIAL_NOT_FOUND'
   | 'ERR_CREDENTIAL_STATE'
   | 'ERR_VERIFIER_REFUSED'
-  | 'ERR_VERIFIER_UNREACHABLE';
+  | 'ERR_VERIFIER_UNREACHABLE'
+  | 'ERR_INVALID_VERIFIER_URL';
 
 export abstract class VerifierError extends Error {
   abstract readonly code: VerifierErrorCode;
@@ -37,6 +39,24 @@ export class InvalidCredentialsError extends VerifierError {
   readonly status = 401;
   constructor() {
     super('invalid username, password, security token; or user locked out');
+  }
+}
+
+/**
+ * A challenge login refused because the policy for this user and client address is
+ * `password+token` and the answer carried no password. Said plainly, unlike every other login
+ * failure: it tells only what the challenge's `passwordRequired` already told whoever asked for
+ * it, and it is decided before anything secret or stateful (signature, password, lock, account
+ * state) is looked at, so it reveals nothing about them. A kiosk's admin needs to hear it: the fix
+ * is a policy (`tokengate verifier policy …`), not a better PIN.
+ */
+export class PasswordRequiredError extends VerifierError {
+  readonly code = 'ERR_PASSWORD_REQUIRED';
+  readonly status = 401;
+  constructor() {
+    super(
+      "this user's challenge policy is password+token and no password was sent: send the password, or have an admin set token-only for the user (tokengate verifier policy set USERNAME token-only) or for the client's network (tokengate verifier policy range CIDR token-only)",
+    );
   }
 }
 
@@ -126,6 +146,12 @@ export class VerifierRefusedError extends VerifierError {
   ) {
     super(`the verifier refused (${status} ${remoteCode}): ${message}`);
   }
+}
+
+/** A VerifierClient given something that is not an http:// or https:// URL; the message says the fix. */
+export class InvalidVerifierUrlError extends VerifierError {
+  readonly code = 'ERR_INVALID_VERIFIER_URL';
+  readonly status = 400;
 }
 
 /** The verifier could not be reached (network, timeout, or not a verifier answering). */

@@ -50,10 +50,14 @@ export class ApiKeys {
 
   /** The key's holder, if the key is known, unrevoked and has `scope`. */
   async authenticate(key: string | undefined, scope: ApiKeyScope): Promise<ApiKeyInfo> {
-    if (!key || !/^tgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(key)) throw new UnauthorizedError('an API key is required (Authorization: Bearer tgk_…)');
-    // Looked up by hash: the comparison happens inside the index, on values an attacker cannot choose.
-    const row = await this.ctx.db.get<ApiKeyRow>('SELECT id, label, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = ?', [this.#hash(key)]);
-    if (!row || row.revoked_at !== null) throw new UnauthorizedError('unknown or revoked API key');
+    const makeOne = `make one with: tokengate verifier api-key create --label NAME --scope ${scope}`;
+    if (!key) throw new UnauthorizedError(`an API key is required (Authorization: Bearer tgk_…); ${makeOne}`);
+    // A malformed key is answered like an unknown one: to its holder both mean "not a key we issued".
+    const row = /^tgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(key)
+      ? // Looked up by hash: the comparison happens inside the index, on values an attacker cannot choose.
+        await this.ctx.db.get<ApiKeyRow>('SELECT id, label, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = ?', [this.#hash(key)])
+      : undefined;
+    if (!row || row.revoked_at !== null) throw new UnauthorizedError(`the API key was not accepted (unknown or revoked); ${makeOne}`);
     const found = info(row);
     if (!found.scopes.includes(scope)) throw new ForbiddenError(`this API key lacks the ${scope} scope`);
     return found;

@@ -9,7 +9,7 @@ import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
 import { deleteToken, deleteTokensOf, tokensOf } from '../store/security-tokens.js';
 import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
-import { checkChallengePolicy } from '../tokens/policy.js';
+import { checkChallengePolicy, userChallengePolicy, type ChallengePolicy } from '../tokens/policy.js';
 import { DEFAULT_TOKEN_NAME, issueTokens } from './tokens.js';
 import { checkCidrs, checkEmail, checkNewPassword, checkTokenName, checkUsername } from './validate.js';
 
@@ -23,6 +23,8 @@ export interface UserView {
   readonly lockedUntil: Date | undefined;
   readonly failedLogins: number;
   readonly loginIpRanges: string[];
+  /** The user's own challenge-login policy; a client range's policy overrides it inside that range. */
+  readonly challengePolicy: ChallengePolicy;
   /** Names and ages only: a token itself is never shown again after its mail. */
   readonly securityTokens: Array<{ name: string; createdAt: Date }>;
   readonly createdAt: Date;
@@ -53,6 +55,7 @@ export class AccountAdmin {
       lockedUntil: user.locked_until !== null && user.locked_until > this.ctx.now() ? new Date(user.locked_until) : undefined,
       failedLogins: user.failed_logins,
       loginIpRanges: loginIpRanges(user),
+      challengePolicy: userChallengePolicy(user),
       securityTokens: tokens.map((t) => ({ name: t.name, createdAt: new Date(t.created_at) })),
       createdAt: new Date(user.created_at),
     };

@@ -1,4 +1,5 @@
-// Organisation-wide settings: trusted IP ranges, and the reminders for tokens past their age.
+// Organisation-wide settings: trusted IP ranges, the challenge policy per client range, and the
+// reminders for tokens past their age.
 import type { VerifierContext } from '../context.js';
 import { queueMail } from '../context.js';
 import { tokenAgeReminderMail } from '../mail/messages.js';
@@ -37,15 +38,24 @@ export class Organisation {
     return rangePolicies(this.ctx.db);
   }
 
-  /** Sets (or, with undefined, removes) the challenge-login policy for clients inside `cidr`. */
+  /** Sets (or, with undefined, removes) the challenge-login policy for clients inside `cidr`; returns the normalised range. */
   async setChallengePolicyRange(actor: string, cidr: string, policy: string | undefined): Promise<string> {
-    const checked = policy === undefined ? undefined : checkChallengePolicy(policy);
+    return (await this.#setRange(actor, cidr, policy === undefined ? undefined : checkChallengePolicy(policy))).cidr;
+  }
+
+  /** Removes the range's policy (its clients fall back to each user's own); false when it had none. */
+  async clearChallengePolicyRange(actor: string, cidr: string): Promise<boolean> {
+    return (await this.#setRange(actor, cidr, undefined)).changed;
+  }
+
+  #setRange(actor: string, cidr: string, policy: ChallengePolicy | undefined): Promise<{ cidr: string; changed: boolean }> {
     return this.ctx.db.transaction(async (tx) => {
-      const normalized = await setRangePolicy(tx, cidr, checked, this.ctx.now());
+      const result = await setRangePolicy(tx, cidr, policy, this.ctx.now());
       // This instance sees the change at once; others within the cache's second.
       this.ctx.rangePolicies.invalidate();
-      await appendAudit(tx, { actor, action: 'org.challenge-policy', subject: normalized, result: 'success', reason: checked ?? 'removed' }, this.ctx.now());
-      return normalized;
+      const reason = policy ?? (result.changed ? 'removed' : 'not_found');
+      await appendAudit(tx, { actor, action: 'org.challenge-policy', subject: result.cidr, result: result.changed ? 'success' : 'failure', reason }, this.ctx.now());
+      return result;
     });
   }
 

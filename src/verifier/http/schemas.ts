@@ -64,13 +64,14 @@ export const userView = {
     lockedUntil: { type: 'string', format: 'date-time' },
     failedLogins: { type: 'integer' },
     loginIpRanges: { type: 'array', items: { type: 'string' } },
+    challengePolicy: { type: 'string', enum: ['token-only', 'password+token'], description: "the user's own; a client range's policy overrides it inside the range" },
     securityTokens: {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } }, required: ['name', 'createdAt'] },
     },
     createdAt: { type: 'string', format: 'date-time' },
   },
-  required: ['id', 'username', 'email', 'active', 'frozen', 'locked', 'failedLogins', 'loginIpRanges', 'securityTokens', 'createdAt'],
+  required: ['id', 'username', 'email', 'active', 'frozen', 'locked', 'failedLogins', 'loginIpRanges', 'challengePolicy', 'securityTokens', 'createdAt'],
 } as const;
 
 export const newUserBody = {

@@ -9,6 +9,7 @@ import { registerStrictJson } from './body.js';
 import { limitConnectionsPerAddress } from './connections.js';
 import { replyWithError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { policyRoutes } from './routes/policy.js';
 import { publicRoutes } from './routes/public.js';
 import { tokenRoutes } from './routes/tokens.js';
 
@@ -64,6 +65,7 @@ export async function buildVerifierServer(verifier: Verifier, options: VerifierS
   publicRoutes(app, verifier);
   adminRoutes(app, verifier);
   tokenRoutes(app, verifier);
+  policyRoutes(app, verifier);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -2,6 +2,7 @@
 import { SIGNATURE_ALGORITHMS } from '../../pkcs11/signing.js';
 import { USERNAME_PATTERN } from '../accounts/validate.js';
 import { CHALLENGE_PURPOSES } from '../protocol.js';
+import { CHALLENGE_POLICIES } from '../tokens/policy.js';
 
 const username = { type: 'string', pattern: USERNAME_PATTERN } as const;
 const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/_-]*={0,2}$' } as const;
@@ -103,6 +104,18 @@ export const credentialView = {
   },
 } as const;
 
+const policy = { type: 'string', enum: [...CHALLENGE_POLICIES] } as const;
+
+/** The enroll routes' reply: the credential and the user's own challenge policy (registry.ts's EnrolledCredential). */
+export const enrolledCredentialView = {
+  type: 'object',
+  properties: {
+    ...credentialView.properties,
+    challengePolicy: { ...policy, description: "the user's own challenge policy now; password+token: a client that sends no password is refused (ERR_PASSWORD_REQUIRED) unless a client range's policy says token-only" },
+  },
+  required: ['id', 'username', 'status', 'challengePolicy'],
+} as const;
+
 export const credentialActionParams = {
   type: 'object',
   additionalProperties: false,
@@ -119,4 +132,12 @@ export const temporaryPasswordBody = {
   properties: { deliver: { type: 'string', enum: ['mail', 'show'] }, validDays: { type: 'integer', minimum: 1, maximum: 30 } },
 } as const;
 
-export const policyBody = { type: 'object', additionalProperties: false, required: ['policy'], properties: { policy: { type: 'string', enum: ['token-only', 'password+token'] } } } as const;
+export const policyBody = { type: 'object', additionalProperties: false, required: ['policy'], properties: { policy } } as const;
+
+const cidr = { type: 'string', minLength: 3, maxLength: 64 } as const;
+
+export const rangePolicyBody = { type: 'object', additionalProperties: false, required: ['cidr', 'policy'], properties: { cidr, policy } } as const;
+
+export const rangePolicyQuery = { type: 'object', additionalProperties: false, required: ['cidr'], properties: { cidr } } as const;
+
+export const rangePolicy = { type: 'object', properties: { cidr: { type: 'string' }, policy }, required: ['cidr', 'policy'] } as const;

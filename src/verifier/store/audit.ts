@@ -87,6 +87,12 @@ export interface AuditQuery {
   readonly action?: string | undefined;
   /** Entries with an id above this one (paging forward). */
   readonly after?: number | undefined;
+  /** Entries at or after this time (ms since the epoch). */
+  readonly since?: number | undefined;
+  /** Entries before this time (ms since the epoch). */
+  readonly until?: number | undefined;
+  /** The newest `limit` entries, newest first (what a person looking at the log wants); default: oldest first. */
+  readonly newestFirst?: boolean | undefined;
   readonly limit?: number | undefined;
 }
 
@@ -96,8 +102,12 @@ export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promi
   if (query.subject !== undefined) where.push('subject = ?') && params.push(query.subject);
   if (query.action !== undefined) where.push('action = ?') && params.push(query.action);
   if (query.after !== undefined) where.push('id > ?') && params.push(query.after);
+  if (query.since !== undefined) where.push('at >= ?') && params.push(query.since);
+  if (query.until !== undefined) where.push('at < ?') && params.push(query.until);
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, [...params, limit]);
+  // By id, not time: ids follow insertion order even where two entries share a millisecond.
+  const order = query.newestFirst ? 'DESC' : 'ASC';
+  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT ?`, [...params, limit]);
   return rows.map((r) => ({
     id: Number(r.id),
     at: new Date(r.at),

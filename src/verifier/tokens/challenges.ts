@@ -6,17 +6,20 @@
 //  2. the client address's failure budget (shared with password logins), read in the same round
 //     trip: an address over budget is refused before any signature of its is checked;
 //  3. it must be unexpired, the user's, and for this purpose;
-//  4. the credential must be active (a lost token's challenges died with its blocking) and its
+//  4. a password must have come when the policy wants one — decided here, before anything
+//     secret or stateful is looked at, because this one refusal is said plainly (below);
+//  5. the credential must be active (a lost token's challenges died with its blocking) and its
 //     certificate still valid; the user active and not frozen;
-//  5. the password, when the policy wants one (counted like a login);
-//  6. the signature, counted on the credential with the same lockout rules as passwords.
-// Every failure answers InvalidCredentialsError; the reason goes to the audit log.
+//  6. the password, when the policy wants one (counted like a login);
+//  7. the signature, counted on the credential with the same lockout rules as passwords.
+// Every failure answers InvalidCredentialsError, except a missing password: PasswordRequiredError
+// (its class says why that tells nothing new). The reason goes to the audit log.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Authenticator } from '../accounts/authenticator.js';
 import { checkSecret } from '../accounts/secret-text.js';
 import type { VerifierContext } from '../context.js';
 import { checkChallengeResponse } from '../credentials/verify-response.js';
-import { CredentialNotFoundError, CredentialStateError, InvalidCredentialsError, RateLimitedError } from '../errors.js';
+import { CredentialNotFoundError, CredentialStateError, InvalidCredentialsError, PasswordRequiredError, RateLimitedError } from '../errors.js';
 import { clearCounter, isLocked, settleFailure } from '../policy/lockout.js';
 import type { ChallengeMessageFields, ChallengePurpose } from '../protocol.js';
 import { challengeMessage } from '../protocol.js';
@@ -190,14 +193,19 @@ export class ChallengeService {
     if (found.expires_at <= now) throw new Refusal('challenge_expired');
     if (found.user_id !== found.challenge_user_id || found.username !== canonicalUsername(response.username)) throw new Refusal('wrong_user');
     if (found.purpose !== response.purpose) throw new Refusal('wrong_purpose');
+    const passwordWanted = (await challengePolicyFor(ctx, found, response.clientIp, ctx.rangePolicies)) === 'password+token';
+    if (passwordWanted && response.password === undefined) {
+      // Not counted on the address or the user: nothing was guessed. The challenge is spent anyway.
+      await this.#audit(action, found.username, response.clientIp, 'refused', 'password_missing');
+      throw new PasswordRequiredError();
+    }
     if (found.active !== 1) throw new Refusal('deactivated');
     if (found.frozen === 1) throw new Refusal('frozen');
     if (found.status !== 'active') throw new Refusal(`credential_${found.status}`);
     if (found.not_after !== null && found.not_after < now) throw new Refusal('certificate_expired');
     if (isLocked(found, now)) throw new Refusal('credential_locked');
 
-    if ((await challengePolicyFor(ctx, found, response.clientIp, ctx.rangePolicies)) === 'password+token') {
-      if (response.password === undefined) throw new Refusal('password_missing');
+    if (passwordWanted && response.password !== undefined) {
       // Counted on the user like any password check; it throws InvalidCredentialsError itself.
       await this.authenticator.checkPassword(action, { username: found.username, password: response.password, clientIp: response.clientIp });
     }

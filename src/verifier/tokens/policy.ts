@@ -45,14 +45,21 @@ export async function challengePolicyFor(ctx: VerifierContext, user: Pick<UserRo
   // The most specific matching range wins.
   const matching = ranges.filter((r) => inRanges(clientIp, [r.cidr])).sort((a, b) => Number(b.cidr.split('/')[1]) - Number(a.cidr.split('/')[1]));
   if (matching[0]) return matching[0].policy;
+  return userChallengePolicy(user);
+}
+
+/** The user's own policy, whatever the client range; an unknown stored value counts as the stricter one. */
+export function userChallengePolicy(user: Pick<UserRow, 'challenge_policy'>): ChallengePolicy {
   return CHALLENGE_POLICIES.includes(user.challenge_policy as ChallengePolicy) ? (user.challenge_policy as ChallengePolicy) : 'password+token';
 }
 
-export async function setRangePolicy(db: SqlExecutor, cidr: string, policy: ChallengePolicy | undefined, now: number): Promise<string> {
+/** Sets (undefined: removes) the range's policy; `changed` is false when there was none to remove. */
+export async function setRangePolicy(db: SqlExecutor, cidr: string, policy: ChallengePolicy | undefined, now: number): Promise<{ cidr: string; changed: boolean }> {
   const normalized = normalizeCidr(cidr);
-  if (policy === undefined) await db.run('DELETE FROM challenge_policy_ranges WHERE cidr = ?', [normalized]);
-  else {
-    await db.run('INSERT INTO challenge_policy_ranges (cidr, policy, created_at) VALUES (?, ?, ?) ON CONFLICT (cidr) DO UPDATE SET policy = excluded.policy', [normalized, policy, now]);
+  if (policy === undefined) {
+    const { changes } = await db.run('DELETE FROM challenge_policy_ranges WHERE cidr = ?', [normalized]);
+    return { cidr: normalized, changed: changes > 0 };
   }
-  return normalized;
+  await db.run('INSERT INTO challenge_policy_ranges (cidr, policy, created_at) VALUES (?, ?, ?) ON CONFLICT (cidr) DO UPDATE SET policy = excluded.policy', [normalized, policy, now]);
+  return { cidr: normalized, changed: true };
 }

@@ -11,6 +11,7 @@ import { clearCounter, isLocked } from '../policy/lockout.js';
 import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
 import { findUser } from '../store/users.js';
+import { userChallengePolicy, type ChallengePolicy } from './policy.js';
 
 export type CredentialStatus = 'active' | 'disabled' | 'blocked' | 'revoked';
 
@@ -49,6 +50,16 @@ export interface CredentialView {
   readonly statusReason: string;
   readonly locked: boolean;
   readonly createdAt: Date;
+}
+
+/**
+ * What enrollment answers: the credential, and the user's own challenge policy at that moment, so
+ * the enrolling side can say what a kiosk will need (`password+token`: a kiosk that sends no
+ * password is refused until an admin sets `token-only` for the user or for the kiosk's network —
+ * a client range's policy overrides this one for addresses inside it).
+ */
+export interface EnrolledCredential extends CredentialView {
+  readonly challengePolicy: ChallengePolicy;
 }
 
 export interface EnrollInput {
@@ -106,7 +117,7 @@ export class CredentialRegistry {
     };
   }
 
-  async enroll(actor: string, input: EnrollInput): Promise<CredentialView> {
+  async enroll(actor: string, input: EnrollInput): Promise<EnrolledCredential> {
     const { ctx } = this;
     const now = ctx.now();
     let key: { spki: Buffer; fingerprint: string; keyType: string; algorithms: readonly string[]; notAfter: number | null; certificate: Buffer | null; subject?: string };
@@ -150,7 +161,7 @@ export class CredentialRegistry {
       );
       await appendAudit(tx, { actor, action: 'credential.enroll', subject: user.username, result: 'success', reason: 'ok', detail: { credential: id, fingerprint: key.fingerprint } }, now);
       const row = (await tx.get<CredentialRow>('SELECT * FROM token_credentials WHERE id = ?', [id]))!;
-      return this.#view(row, user.username);
+      return { ...this.#view(row, user.username), challengePolicy: userChallengePolicy(user) };
     });
   }
 

@@ -15,8 +15,8 @@ import {
   challengeReply,
   credentialActionParams,
   credentialView,
+  enrolledCredentialView,
   enrollBody,
-  policyBody,
   reasonBody,
   responseBody,
   responseReply,
@@ -89,7 +89,7 @@ export function tokenRoutes(app: FastifyInstance, verifier: Verifier): void {
 
   app.post<{ Body: EnrollBody & { username: string; password: string } }>(
     '/v1/self/credentials',
-    { schema: { summary: 'Enroll your own token (needs your password)', body: selfEnrollBody, response: { 201: credentialView, ...failures } } },
+    { schema: { summary: 'Enroll your own token (needs your password); the reply says your challenge policy', body: selfEnrollBody, response: { 201: enrolledCredentialView, ...failures } } },
     async (request, reply) => {
       const { username, password, ...body } = request.body;
       await verifier.selfService.checkPassword('self.credential-enroll', { username, password, clientIp: request.ip });
@@ -102,7 +102,7 @@ export function tokenRoutes(app: FastifyInstance, verifier: Verifier): void {
 
   app.post<{ Params: { username: string }; Body: EnrollBody }>(
     '/v1/admin/users/:username/credentials',
-    { ...admin, schema: { summary: 'Enroll a token for a user', security, params: usernameParams, body: enrollBody, response: { 201: credentialView, ...failures } } },
+    { ...admin, schema: { summary: "Enroll a token for a user; the reply says the user's challenge policy", security, params: usernameParams, body: enrollBody, response: { 201: enrolledCredentialView, ...failures } } },
     async (request, reply) => reply.code(201).send(await verifier.credentials.enroll(actorOf(request), enrollInput(request.params.username, request.body))),
   );
 
@@ -147,14 +147,5 @@ export function tokenRoutes(app: FastifyInstance, verifier: Verifier): void {
       },
     },
     async (request, reply) => reply.code(201).send(await verifier.temporaryPasswords.issue(actorOf(request), request.params.username, request.body)),
-  );
-
-  app.put<{ Params: { username: string }; Body: { policy: string } }>(
-    '/v1/admin/users/:username/challenge-policy',
-    { ...admin, schema: { summary: 'token-only or password+token for this user', security, params: usernameParams, body: policyBody, response: noContent } },
-    async (request, reply) => {
-      await verifier.admin.setChallengePolicy(actorOf(request), request.params.username, request.body.policy);
-      return reply.code(204).send();
-    },
   );
 }
