@@ -98,10 +98,12 @@ export {
   CredentialStateError,
   VerifierRefusedError,
   VerifierUnreachableError,
+  PasswordRequiredError,
+  InvalidVerifierUrlError,
 } from './verifier/errors.js';
 export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from './verifier/protocol.js';
 export type { ChallengePurpose, ChallengeMessageFields } from './verifier/protocol.js';
-export type { CredentialView, CredentialStatus, EnrollInput, LifecycleAction, Blocklist as VerifierBlocklist } from './verifier/tokens/registry.js';
+export type { EnrolledCredential, CredentialView, CredentialStatus, EnrollInput, LifecycleAction, Blocklist as VerifierBlocklist } from './verifier/tokens/registry.js';
 export type { CredentialSelector, IssuedChallenge, ChallengeLoginResult } from './verifier/tokens/challenges.js';
 export type { ChallengePolicy } from './verifier/tokens/policy.js';
 export type { CertificatePolicy, CertificateRefusal } from './verifier/credentials/certificate-policy.js';

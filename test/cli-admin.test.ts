@@ -113,8 +113,12 @@ describe('tokengate administration', () => {
     const r = await tokengateAsync(['enroll', '--token', 'fresh', '--key', 'door', '--verifier', url, '--username', 'ivy', '--json'], { TOKENGATE_PIN: '3333', TOKENGATE_API_KEY: apiKey });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ username: 'ivy', keyType: 'ec-p384', status: 'active' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ username: 'ivy', keyType: 'ec-p384', status: 'active', challengePolicy: 'password+token' });
     expect((await verifier.credentials.list('ivy')).map((c) => c.keyType)).toEqual(['ec-p384']);
     expect(tokengate(['enroll', '--token', 'fresh', '--key', 'door', '--verifier', 'http://127.0.0.1:1', '--username', 'ivy'], { TOKENGATE_PIN: '3333', TOKENGATE_API_KEY: apiKey }).status).toBe(8);
+    // An address without its scheme: said at once, before the PIN is asked for.
+    const noScheme = tokengate(['enroll', '--token', 'fresh', '--key', 'door', '--verifier', '127.0.0.1:8787', '--username', 'ivy'], { TOKENGATE_API_KEY: apiKey });
+    expect(noScheme.status).toBe(2);
+    expect(noScheme.stderr).toContain('http://127.0.0.1:8787 [ERR_INVALID_VERIFIER_URL]');
   });
 });

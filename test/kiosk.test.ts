@@ -39,7 +39,7 @@ function pins(pin: string | undefined, onPrompt: () => void = () => {}): PinSour
   };
 }
 
-function kiosk(pinSource: PinSource, client = new VerifierClient(url), blocklist = new Blocklist(), extra: { blocklistCache?: string; onStaleBlocklist?: () => void } = {}) {
+function kiosk(pinSource: PinSource, client = new VerifierClient(url), blocklist = new Blocklist(), extra: { blocklistCache?: string; onStaleBlocklist?: () => void; onAdminNotice?: (message: string) => void } = {}) {
   return new Kiosk({ verifier: client, blocklist, pins: pinSource, ...extra });
 }
 
@@ -94,6 +94,22 @@ describe('the kiosk', () => {
   it('refuses a PIN of the wrong length without spending a try', async () => {
     await expect(kiosk(pins('12')).admit(enrolled, new AbortController().signal)).resolves.toMatchObject({ granted: false, reason: 'pin_invalid' });
     expect(enrolled.pinState()).toMatchObject({ failures: 0 });
+  });
+
+  it('a user whose policy wants a password too: "not set up" at the door, and the fix for the kiosk\'s admin', async () => {
+    await verifier.admin.setChallengePolicy('test', 'fay', 'password+token');
+    try {
+      const notices: string[] = [];
+      const verdict = await kiosk(pins(hsm.current.tokens[0]!.userPin), undefined, undefined, { onAdminNotice: (m) => notices.push(m) }).admit(enrolled, new AbortController().signal);
+      expect(verdict).toMatchObject({ granted: false, reason: 'not_set_up' });
+      expect(describeVerdict(verdict)).toBe('ACCESS DENIED — this card is not set up for this door yet — please see the helpdesk');
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toContain('tokengate verifier policy set USERNAME token-only');
+      expect(notices[0]).not.toContain(hsm.current.tokens[0]!.userPin);
+    } finally {
+      await verifier.admin.setChallengePolicy('test', 'fay', 'token-only');
+    }
+    expect(await kiosk(pins(hsm.current.tokens[0]!.userPin)).admit(enrolled, new AbortController().signal)).toMatchObject({ granted: true });
   });
 
   it('says "not enrolled" for a card the verifier does not know', async () => {

@@ -43,6 +43,7 @@ export type DenyReason =
   | 'verifier_unreachable'
   | 'token_removed'
   | 'timed_out'
+  | 'not_set_up'
   | 'refused';
 
 export type Verdict = { granted: true; holder: string; username: string } | { granted: false; reason: DenyReason; holder: string; retriesLeft?: number };
@@ -60,6 +61,7 @@ export function describeVerdict(verdict: Verdict): string {
     verifier_unreachable: 'the access server cannot be reached — please try again',
     token_removed: 'the token was pulled out',
     timed_out: 'no answer in time',
+    not_set_up: 'this card is not set up for this door yet — please see the helpdesk',
     refused: 'the access server refused this token',
   };
   return `ACCESS DENIED — ${why[verdict.reason]}`;
@@ -73,6 +75,8 @@ export interface KioskOptions {
   readonly blocklistCache?: string;
   /** Told when the blocklist could not be refreshed (the cached one is in use). */
   readonly onStaleBlocklist?: () => void;
+  /** Told what the kiosk's admin must fix (never shown at the door): e.g. a user's challenge policy. */
+  readonly onAdminNotice?: (message: string) => void;
 }
 
 function holderOf(subject: string | undefined, fallback: string): string {
@@ -138,6 +142,13 @@ export class Kiosk {
       if (err instanceof VerifierRefusedError) {
         if (err.remoteCode === 'ERR_CREDENTIAL_NOT_FOUND') return { granted: false, reason: 'not_enrolled', holder };
         if (err.remoteCode === 'ERR_CREDENTIAL_STATE') return { granted: false, reason: 'token_blocked', holder };
+        if (err.remoteCode === 'ERR_PASSWORD_REQUIRED') {
+          // A kiosk sends no password: the user's policy (or this network's) must say token-only.
+          this.options.onAdminNotice?.(
+            `the verifier wants a password as well as the card of token ${token.serial} (${holder}): set the user's challenge policy with \`tokengate verifier policy set USERNAME token-only\`, or this kiosk's network's with \`tokengate verifier policy range CIDR token-only\``,
+          );
+          return { granted: false, reason: 'not_set_up', holder };
+        }
         return { granted: false, reason: 'refused', holder };
       }
       throw err;

@@ -3,11 +3,18 @@
 // cards (the verifier's blocklist, cached for when it is away), runs the challenge-response, and
 // shows ACCESS GRANTED or DENIED. Resets when the card is pulled out (also mid-prompt) and after
 // an idle timeout. Forever, until SIGINT or SIGTERM, which end the current visit first.
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Blocklist, HostLockout, Pkcs11Module, TokengateError, VerifierClient, discoverModules, type TokenInfo } from '../../src/index.js';
 import { describeVerdict, Kiosk } from './kiosk.js';
 import { HELP, KioskSettingsError, kioskSettings, type KioskSettings } from './settings.js';
 import { QuietTerminal, terminalPins } from './terminal.js';
+
+/** A line for the kiosk's admin, in a file only they read: the door's screen is for visitors. */
+function adminLog(path: string, message: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  appendFileSync(path, `${new Date().toISOString()} ${message}\n`, { mode: 0o600 });
+}
 
 async function run(settings: KioskSettings, terminal: QuietTerminal): Promise<number> {
   const modulePath = settings.module ?? discoverModules()[0]?.path;
@@ -23,6 +30,7 @@ async function run(settings: KioskSettings, terminal: QuietTerminal): Promise<nu
     pins: terminalPins(terminal),
     blocklistCache: cache,
     onStaleBlocklist: () => console.log('(the access server is not answering: using the last blocklist it gave)'),
+    onAdminNotice: (message) => adminLog(settings.log, message),
   });
 
   const idleMs = settings.idleTimeoutSec * 1000;

@@ -2,6 +2,7 @@
 // value is checked at start; a wrong one is one line that names it and says what it takes, and
 // the kiosk exits 2 — never a stack trace, never a kiosk that starts and then spins.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultStateDir } from '../../src/index.js';
 
@@ -13,7 +14,9 @@ export const HELP = `usage: kiosk [options]
                          (the same PIN counters as the tokengate CLI uses, so both see one count)
   --idle-timeout SEC     reset after this long    TOKENGATE_KIOSK_IDLE     (default: 30; 1 to 3600)
   --max-failures N       wrong PINs before a lock (for tokens that never lock themselves; default 3)
-  --config FILE          the same as JSON: { "module", "verifier", "stateDir", "idleTimeout", "maxFailures" }
+  --log FILE             notes for the kiosk's admin, never shown at the door
+                         (default: <state dir>/kiosk/kiosk.log)
+  --config FILE          the same as JSON: { "module", "verifier", "stateDir", "idleTimeout", "maxFailures", "log" }
                          (options beat the environment, which beats the file)
   --debug                stack traces on errors
   --help                 this text
@@ -25,6 +28,7 @@ export interface KioskSettings {
   stateDir: string;
   idleTimeoutSec: number;
   maxFailures: number;
+  log: string;
   debug: boolean;
 }
 
@@ -33,7 +37,7 @@ export class KioskSettingsError extends Error {
   override readonly name = 'KioskSettingsError';
 }
 
-const FILE_KEYS = ['module', 'verifier', 'stateDir', 'idleTimeout', 'maxFailures'] as const;
+const FILE_KEYS = ['module', 'verifier', 'stateDir', 'idleTimeout', 'maxFailures', 'log'] as const;
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
 
 function readConfigFile(path: string): FileConfig {
@@ -95,6 +99,7 @@ export function kioskSettings(argv: string[], env: NodeJS.ProcessEnv): KioskSett
         'idle-timeout': { type: 'string' },
         'max-failures': { type: 'string' },
         config: { type: 'string' },
+        log: { type: 'string' },
         debug: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -108,10 +113,12 @@ export function kioskSettings(argv: string[], env: NodeJS.ProcessEnv): KioskSett
   const file = values.config ? readConfigFile(values.config) : {};
   const idle = values['idle-timeout'] ?? env.TOKENGATE_KIOSK_IDLE ?? file.idleTimeout ?? 30;
   const failures = values['max-failures'] ?? file.maxFailures ?? 3;
+  const stateDir = text('--state-dir', values['state-dir'] ?? env.TOKENGATE_STATE_DIR ?? file.stateDir) ?? defaultStateDir(env);
   return {
     module: text('--module', values.module ?? env.TOKENGATE_KIOSK_MODULE ?? file.module),
     verifier: verifierUrl(text('--verifier', values.verifier ?? env.TOKENGATE_VERIFIER_URL ?? file.verifier) ?? 'http://127.0.0.1:8787'),
-    stateDir: text('--state-dir', values['state-dir'] ?? env.TOKENGATE_STATE_DIR ?? file.stateDir) ?? defaultStateDir(env),
+    stateDir,
+    log: text('--log', values.log ?? file.log) ?? join(stateDir, 'kiosk', 'kiosk.log'),
     idleTimeoutSec: integer('--idle-timeout (seconds)', idle, 1, 3600),
     maxFailures: integer('--max-failures', failures, 1, 100),
     debug: values.debug === true,

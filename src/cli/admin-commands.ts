@@ -31,6 +31,21 @@ function print(json: boolean, data: unknown, text: string): void {
   console.log(json ? JSON.stringify(data, null, 2) : text);
 }
 
+/** The verifier client enroll needs, from its options and the environment; refused before the PIN is asked. */
+function enrollClient(options: AdminCommandOptions): { verifier: VerifierClient; username: string; password: string | undefined } {
+  if (!options.verifier || !options.username) throw new UsageError('enroll needs --verifier URL and --username NAME');
+  const apiKey = process.env.TOKENGATE_API_KEY;
+  const password = process.env.TOKENGATE_PASSWORD;
+  if (!apiKey && !password) throw new UsageError('enroll needs TOKENGATE_API_KEY (an admin key) or TOKENGATE_PASSWORD (the user enrolls their own token)');
+  return { verifier: new VerifierClient(options.verifier, apiKey ? { apiKey } : {}), username: options.username, password: apiKey ? undefined : password };
+}
+
+/** What the user's challenge policy means for a door kiosk, which sends no password. */
+function policyAdvice(username: string, policy: string): string {
+  if (policy === 'token-only') return `${username}'s challenge policy is token-only: the card and its PIN are enough at a kiosk.`;
+  return `${username}'s challenge policy is ${policy}: a kiosk sends no password, so it will be refused. For a door, run: tokengate verifier policy set ${username} token-only (or a range: tokengate verifier policy range CIDR token-only)`;
+}
+
 export async function runAdminCommand(command: string, options: AdminCommandOptions): Promise<number> {
   const json = options.json === true;
   await using module = await openModule(options.module);
@@ -71,6 +86,8 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
     case 'keygen':
     case 'import-cert':
     case 'enroll': {
+      // What can be checked without the token is checked before anyone is asked for a PIN.
+      const client = command === 'enroll' ? enrollClient(options) : undefined;
       await using session = await token.openSession({ write: true });
       await loginWithPin(session, options);
       try {
@@ -99,16 +116,12 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
           return EXIT.ok;
         }
         // enroll: an existing key (--key) or a new one (--type, --subject), registered with the verifier.
-        if (!options.verifier || !options.username) throw new UsageError('enroll needs --verifier URL and --username NAME');
-        const apiKey = process.env.TOKENGATE_API_KEY;
-        const password = process.env.TOKENGATE_PASSWORD;
-        if (!apiKey && !password) throw new UsageError('enroll needs TOKENGATE_API_KEY (an admin key) or TOKENGATE_PASSWORD (the user enrolls their own token)');
-        const client = new VerifierClient(options.verifier, apiKey ? { apiKey } : {});
+        const { verifier, password, username } = client!;
         const key = options.key
           ? { existing: await selectKey(session, options.key) }
-          : { generate: { type: keyType(options.type), label: options.label ?? 'tokengate' }, subject: options.subject ?? `CN=${options.username}` };
-        const { credential } = await enrollToken(client, session, { username: options.username, key, serial: token.serial, ...(password && !apiKey ? { password } : {}) });
-        print(json, credential, `enrolled "${token.label}" (${credential.keyType}) for ${credential.username}: credential ${credential.id}`);
+          : { generate: { type: keyType(options.type), label: options.label ?? 'tokengate' }, subject: options.subject ?? `CN=${username}` };
+        const { credential } = await enrollToken(verifier, session, { username, key, serial: token.serial, ...(password ? { password } : {}) });
+        print(json, credential, `enrolled "${token.label}" (${credential.keyType}) for ${credential.username}: credential ${credential.id}\n${policyAdvice(credential.username, credential.challengePolicy)}`);
         return EXIT.ok;
       } finally {
         await session.logout().catch(() => {});

@@ -31,6 +31,7 @@ export function exitCodeFor(err: unknown): number {
     case 'ERR_PIN_LOCKED':
       return EXIT.pinLocked;
     case 'ERR_FINAL_TRY_REFUSED':
+    case 'ERR_INVALID_VERIFIER_URL':
       return EXIT.usage;
     case 'ERR_TOKEN_NOT_PRESENT':
     case 'ERR_TOKEN_REMOVED':
