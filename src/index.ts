@@ -2,6 +2,8 @@
 export { Pkcs11Module, moduleReferenceCount } from './pkcs11/module.js';
 export type { ModuleInfo, SlotInfo, LoadOptions } from './pkcs11/module.js';
 export { discoverModules } from './pkcs11/discovery.js';
+export { findModuleWithToken } from './pkcs11/module-with-token.js';
+export type { FindModuleOptions } from './pkcs11/module-with-token.js';
 export type { DiscoveredModule, DiscoveryOptions } from './pkcs11/discovery.js';
 export { Token } from './pkcs11/token.js';
 export { TokenWatcher } from './pkcs11/watcher.js';

@@ -14,7 +14,7 @@ import { useSoftHsm } from './helpers/softhsm.js';
 const COMMANDS = ['login', 'sign', 'change-pin', 'keygen', 'import-cert', 'enroll', 'unblock-pin'] as const;
 type Command = (typeof COMMANDS)[number];
 const P256 = [{ type: 'ec-p256', label: 'p256', id: '01' }] as const;
-const hsm = useSoftHsm({ tokens: COMMANDS.map((label) => ({ label, keys: P256 })) });
+const hsm = useSoftHsm({ tokens: [...COMMANDS.map((label) => ({ label, keys: P256 })), { label: 'racing', keys: [] }] });
 const work = mkdtempSync(join(tmpdir(), 'tokengate-cli-lockout-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -87,4 +87,20 @@ describe('every CLI command that takes a PIN counts it', () => {
     const shown = JSON.parse(status.stdout) as Record<string, unknown>;
     expect(shown[command === 'unblock-pin' ? 'soPin' : 'pin']).toMatchObject({ pinStatus: 'locked', failures: 3, retriesLeft: 0, source: 'host' });
   }, 120_000);
+
+  it('twenty processes racing through login and change-pin still let exactly 3 wrong PINs through', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 2 === 0
+          ? tokengate(['login', '--token', 'racing', '--allow-final-try'], { TOKENGATE_PIN: '999990' })
+          : tokengate(['change-pin', '--token', 'racing', '--allow-final-try'], { TOKENGATE_PIN: '999990', TOKENGATE_NEW_PIN: '13572468' }),
+      ),
+    );
+    const wrong = runs.filter((r) => r.status === 3);
+    const lockedNow = runs.filter((r) => r.status === 4 && r.stderr.includes('is now locked'));
+    const refused = runs.filter((r) => r.status === 4 && !r.stderr.includes('is now locked'));
+    expect([wrong.length, lockedNow.length, refused.length]).toEqual([2, 1, 17]);
+    const status = JSON.parse((await tokengate(['status', '--token', 'racing', '--json'], {})).stdout) as { pin: unknown };
+    expect(status.pin).toMatchObject({ pinStatus: 'locked', failures: 3 });
+  }, 180_000);
 });

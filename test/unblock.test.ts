@@ -29,6 +29,17 @@ async function canLogIn(pin: string): Promise<boolean> {
 }
 
 describe('Token.unblockPin', () => {
+  it('with a read-only session of ours still open, says which session to close, and counts nothing', async () => {
+    await using open = await token.openSession();
+    const refused = await token.unblockPin({ soPin: soPin(), newPin: '654321' }).then(() => 'ok', (err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'ERR_SESSION_READ_ONLY', rvName: 'CKR_SESSION_READ_ONLY_EXISTS' });
+    expect((refused as Error).message).toContain('close yours (await using ends them), then unblock');
+    expect(token.pinState('so').failures).toBe(0);
+    await open.close();
+    await token.unblockPin({ soPin: soPin(), newPin: userPin() });
+    expect(await canLogIn(userPin())).toBe(true);
+  });
+
   it('needs exactly one of puk and soPin, and checks the new PIN, before the token is touched', async () => {
     const setPin = vi.spyOn(mod.raw, 'C_SetPIN');
     const login = vi.spyOn(mod.raw, 'C_Login');

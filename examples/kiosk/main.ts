@@ -5,7 +5,7 @@
 // an idle timeout. Forever, until SIGINT or SIGTERM, which end the current visit first.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Blocklist, HostLockout, Pkcs11Module, TokengateError, VerifierClient, discoverModules, type TokenInfo } from '../../src/index.js';
+import { Blocklist, HostLockout, Pkcs11Module, TokengateError, VerifierClient, findModuleWithToken, type TokenInfo } from '../../src/index.js';
 import { describeVerdict, Kiosk } from './kiosk.js';
 import { HELP, KioskSettingsError, kioskSettings, type KioskSettings } from './settings.js';
 import { QuietTerminal, terminalPins } from './terminal.js';
@@ -17,8 +17,8 @@ function adminLog(path: string, message: string): void {
 }
 
 async function run(settings: KioskSettings, terminal: QuietTerminal): Promise<number> {
-  const modulePath = settings.module ?? discoverModules()[0]?.path;
-  if (!modulePath) throw new KioskSettingsError('no PKCS#11 module found (give --module PATH)');
+  const modulePath = settings.module ?? (await findModuleWithToken());
+  if (!modulePath) throw new KioskSettingsError('no PKCS#11 module with a token was found (give --module PATH)');
   // The same counters as the CLI and any other program here: one count per token on this machine.
   using lockout = new HostLockout({ stateDir: settings.stateDir, maxFailures: settings.maxFailures });
   await using module = await Pkcs11Module.load(modulePath, { loginGuard: lockout });

@@ -48,7 +48,7 @@ function policyAdvice(username: string, policy: string): string {
 
 export async function runAdminCommand(command: string, options: AdminCommandOptions): Promise<number> {
   const json = options.json === true;
-  await using module = await openModule(options.module);
+  await using module = await openModule(options.module, { blank: command === 'init-token' });
   if (command === 'init-token') {
     if (!options.label) throw new UsageError('init-token needs --label');
     const soPin = await readSecret('so-pin');
@@ -104,7 +104,7 @@ export async function runAdminCommand(command: string, options: AdminCommandOpti
           }
           const id = Buffer.from(privateKey.id).toString('hex');
           const made = options.csr ? `, certificate request in ${options.csr}` : options.subject ? ' with a self-signed certificate' : '';
-          print(json, { label: options.label, id, keyType: privateKey.keyType, certificate: !options.csr && options.subject !== undefined, csr: options.csr }, `generated ${privateKey.keyType} key "${options.label}" (id ${id})${made}`);
+          print(json, { label: options.label, id, keyType: privateKey.keyType, certificate: !options.csr && options.subject !== undefined, csr: options.csr }, `generated ${keyType(options.type)} key "${options.label}" (id ${id})${made}`);
           return EXIT.ok;
         }
         if (command === 'import-cert') {

@@ -1,6 +1,6 @@
 // The `tokengate` command line: one line per error with its code, `--json` on every listing, and
 // exit codes a script can branch on (exit-codes.ts).
-import { discoverModules, Pkcs11Module, type TokenInfo } from '../index.js';
+import { discoverModules, findModuleWithToken, Pkcs11Module, type TokenInfo } from '../index.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { ON_COMMAND_LINE } from './secrets.js';
 import { runAdminCommand } from './admin-commands.js';
@@ -15,19 +15,8 @@ export { EXIT } from './exit-codes.js';
 
 
 async function tokensOf(path: string): Promise<TokenInfo[]> {
-  await using module = await Pkcs11Module.load(path);
+  await using module = await Pkcs11Module.load(path, { loginGuard: 'none' });
   return module.tokens().filter((t) => t.flags.tokenInitialized);
-}
-
-async function defaultModule(): Promise<string | undefined> {
-  for (const m of discoverModules()) {
-    try {
-      if ((await tokensOf(m.path)).length > 0) return m.path;
-    } catch {
-      // A module that cannot start here (no reader service, no configuration) has no tokens for us.
-    }
-  }
-  return undefined;
 }
 
 function print(json: boolean, rows: Array<Record<string, unknown>>, data: unknown): void {
@@ -96,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'tokens': {
-      const path = values.module ?? (await defaultModule());
+      const path = values.module ?? (await findModuleWithToken());
       if (!path) {
         console.error('tokengate: no PKCS#11 module with a token was found (give --module PATH)');
         return EXIT.failure;

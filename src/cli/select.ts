@@ -1,25 +1,19 @@
 // Which module, token and key a command works on: --module PATH (default: the first discovered
 // module that has a token), --token LABEL|SERIAL (default: the only token, or an error naming
 // them), --key LABEL|ID-in-hex (default: the first key that has a certificate).
-import { discoverModules, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenKey } from '../index.js';
+import { findModuleWithToken, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenKey } from '../index.js';
 import type { TokenCertificate } from '../pkcs11/certificates.js';
 import { UsageError } from './exit-codes.js';
 
-export async function defaultModulePath(): Promise<string | undefined> {
-  for (const m of discoverModules()) {
-    try {
-      await using module = await Pkcs11Module.load(m.path);
-      if (module.tokens().some((t) => t.flags.tokenInitialized)) return m.path;
-    } catch {
-      // A module that cannot start here (no reader service, no configuration) has no tokens for us.
-    }
+export async function openModule(path: string | undefined, options: { blank?: boolean } = {}): Promise<Pkcs11Module> {
+  const chosen = path ?? (await findModuleWithToken(options));
+  if (!chosen) {
+    throw new TokenNotPresentError(
+      options.blank
+        ? 'no PKCS#11 module with a blank token was found (SoftHSM: is SOFTHSM2_CONF set, and its tokendir there?; or give --module PATH)'
+        : 'no PKCS#11 module with a token was found (give --module PATH; SoftHSM: tokengate init-token makes one)',
+    );
   }
-  return undefined;
-}
-
-export async function openModule(path: string | undefined): Promise<Pkcs11Module> {
-  const chosen = path ?? (await defaultModulePath());
-  if (!chosen) throw new TokenNotPresentError('no PKCS#11 module with a token was found (give --module PATH)');
   return Pkcs11Module.load(chosen);
 }
 

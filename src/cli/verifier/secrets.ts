@@ -2,14 +2,17 @@
 // prompt (@inquirer/prompts) on a terminal; never from the command line, where it would land in
 // the shell history and in `ps`.
 import { password } from '@inquirer/prompts';
+import { timingSafeEqual } from 'node:crypto';
 
 export class SecretInputError extends TypeError {}
 
 export async function newPassword(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (env.TOKENGATE_PASSWORD) return env.TOKENGATE_PASSWORD;
   if (!process.stdin.isTTY) throw new SecretInputError('no password: set TOKENGATE_PASSWORD or run on a terminal to be asked');
-  const first = await password({ message: 'New password', mask: '*' });
-  const again = await password({ message: 'Again', mask: '*' });
-  if (first !== again) throw new SecretInputError('the two passwords differ');
+  // Masked, with no key that reveals it (an admin may be sharing a screen).
+  const first = await password({ message: 'New password', mask: '*', toggleMask: false });
+  const again = await password({ message: 'Again', mask: '*', toggleMask: false });
+  const [a, b] = [Buffer.from(first, 'utf8'), Buffer.from(again, 'utf8')];
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new SecretInputError('the two passwords differ');
   return first;
 }
