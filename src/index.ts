@@ -1,4 +1,7 @@
-// tokengate's public API. Everything not exported here is internal.
+// `tokengate`: the token library — PKCS#11 modules, tokens, sessions and pools, PIN lockout and
+// the blocklist, signature verification. It loads no server dependency (Fastify, pg, SQLite for
+// the verifier, argon2): the verifier is `tokengate/verifier`, its client `tokengate/client`.
+// Everything not exported here is internal.
 export { Pkcs11Module, moduleReferenceCount } from './pkcs11/module.js';
 export type { ModuleInfo, SlotInfo, LoadOptions } from './pkcs11/module.js';
 export { discoverModules } from './pkcs11/discovery.js';
@@ -27,11 +30,13 @@ export { TokenCryptoKey, tokenCrypto, tokenKeyPair } from './pkcs11/crypto-adapt
 export type { TokenCrypto, TokenKeyPair, TokenKeyAlgorithm } from './pkcs11/crypto-adapter.js';
 export type { TokenCertificate, ImportCertificateOptions } from './pkcs11/certificates.js';
 export { PublicKey } from './pkcs11/public-key.js';
-export { verifySignature, verifySignatureAsync, SIGNATURE_ALGORITHMS, defaultAlgorithm } from './pkcs11/signing.js';
-export type { SignatureAlgorithm, SignatureFormat, SignOptions, VerifyOptions, VerificationKey } from './pkcs11/signing.js';
+export { verifySignature, verifySignatureAsync, SIGNATURE_ALGORITHMS, rawToDer } from './algorithms/signature.js';
+export type { SignatureAlgorithm, SignatureFormat, VerifyOptions, VerificationKey, KeyObjectSource } from './algorithms/signature.js';
+export { defaultAlgorithm } from './pkcs11/signing.js';
+export type { SignOptions } from './pkcs11/signing.js';
 export type { MechanismInfo } from './pkcs11/mechanisms.js';
 export type { KeyType, NamedCurve } from './pkcs11/curves.js';
-export { ckrName } from './pkcs11/constants.js';
+export { ckrName } from './errors/ckr-names.js';
 export {
   TokengateError,
   Pkcs11Error,
@@ -54,8 +59,8 @@ export {
   MechanismNotSupportedError,
   FinalTryRefusedError,
   UnblockNotSupportedError,
-} from './pkcs11/errors.js';
-export type { TokengateErrorCode, Pkcs11Failure } from './pkcs11/errors.js';
+} from './errors/index.js';
+export type { TokengateErrorCode, Pkcs11Failure } from './errors/index.js';
 export { HostLockout } from './lockout/host-lockout.js';
 export type { HostLockoutOptions } from './lockout/host-lockout.js';
 // Registers the host counter as the default login guard (see its header).
@@ -66,48 +71,3 @@ export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';
 export type { BlocklistEntries, BlocklistFetcher, TokenIdentity } from './lockout/blocklist.js';
 export { defaultStateDir } from './lockout/state-dir.js';
-
-// The companion verifier (src/verifier/).
-export { Verifier, DEFAULT_IP_LIMIT } from './verifier/verifier.js';
-export type { VerifierOptions, VerifierWarning } from './verifier/verifier.js';
-export { ServerSecret } from './verifier/server-secret.js';
-export {
-  VerifierError,
-  InvalidCredentialsError,
-  RateLimitedError,
-  InvalidInputError,
-  UserExistsError,
-  UserNotFoundError,
-  NoSecurityTokenError,
-  SecurityTokenNotFoundError,
-  UnauthorizedError,
-  ForbiddenError,
-} from './verifier/errors.js';
-export type { VerifierErrorCode } from './verifier/errors.js';
-export type { LoginRequest, LoginResult, PasswordCheck } from './verifier/accounts/authenticator.js';
-export type { UserView, NewUserInput, UserAction } from './verifier/accounts/admin.js';
-export type { ApiKeyInfo, ApiKeyScope } from './verifier/access/api-keys.js';
-export type { AuditRecord, AuditQuery } from './verifier/store/audit.js';
-export type { MailTransportConfig } from './verifier/mail/transport.js';
-export type { LockoutPolicy } from './verifier/policy/lockout.js';
-export type { Argon2Cost } from './verifier/accounts/passwords.js';
-export { VerifierClient, signInWithToken, enrollToken } from './verifier/client.js';
-export type { VerifierClientOptions, ChallengeFromVerifier, SignInOptions, EnrollTokenOptions } from './verifier/client.js';
-export {
-  CredentialRefusedError,
-  CredentialExistsError,
-  CredentialNotFoundError,
-  CredentialStateError,
-  VerifierRefusedError,
-  VerifierUnreachableError,
-  PasswordRequiredError,
-  InvalidVerifierUrlError,
-} from './verifier/errors.js';
-export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from './verifier/protocol.js';
-export type { ChallengePurpose, ChallengeMessageFields } from './verifier/protocol.js';
-export type { EnrolledCredential, CredentialView, CredentialStatus, EnrollInput, LifecycleAction, Blocklist as VerifierBlocklist } from './verifier/tokens/registry.js';
-export type { CredentialSelector, IssuedChallenge, ChallengeLoginResult } from './verifier/tokens/challenges.js';
-export type { ChallengePolicy } from './verifier/tokens/policy.js';
-export type { CertificatePolicy, CertificateRefusal } from './verifier/credentials/certificate-policy.js';
-export { buildVerifierServer } from './verifier/http/server.js';
-export type { VerifierServerOptions } from './verifier/http/server.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Blocklist, certificateFingerprint, Pkcs11Module, TokenBlockedError, type Token } from '../src/index.js';
-import { X509Certificate } from '../src/pkcs11/x509.js';
+import { X509Certificate } from '../src/algorithms/x509.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
 const hsm = useSoftHsm({ tokens: [{ label: 'carried' }] });

@@ -19,7 +19,7 @@ import {
   type SignatureAlgorithm,
   type TokenKey,
 } from '../src/index.js';
-import { x509 } from '../src/pkcs11/x509.js';
+import { x509 } from '../src/algorithms/x509.js';
 import { objectsByGraphene, objectsByPkcs11Tool } from './helpers/readback.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 

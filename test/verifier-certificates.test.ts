@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCertificate, type CertificateCheck } from '../src/verifier/credentials/certificate-policy.js';
 import { challengeMessage, ChallengeMessageError, type ChallengeMessageFields } from '../src/verifier/protocol.js';
-import { x509 } from '../src/pkcs11/x509.js';
+import { x509 } from '../src/algorithms/x509.js';
 import { crl, issue, rootCa } from './helpers/pki.js';
 
 const DAY = 86_400_000;

@@ -4,7 +4,8 @@
 // with two verifier instances.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAlgorithm, InvalidCredentialsError, Pkcs11Module, type Session, type SignatureAlgorithm } from '../src/index.js';
+import { defaultAlgorithm, Pkcs11Module, type Session, type SignatureAlgorithm } from '../src/index.js';
+import { InvalidCredentialsError } from '../src/verifier/index.js';
 import { CredentialNotFoundError, CredentialStateError, RateLimitedError } from '../src/verifier/errors.js';
 import type { IssuedChallenge } from '../src/verifier/tokens/challenges.js';
 import { openDatabase, type Verifier } from '../src/verifier/verifier.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VerifierClient } from '../src/verifier/client.js';
+import { VerifierClient } from '../src/client/verifier-client.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
 import { Verifier } from '../src/verifier/verifier.js';
 import { issue, type Issued } from './helpers/pki.js';

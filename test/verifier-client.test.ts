@@ -1,7 +1,7 @@
 // The verifier client's address check: something that is not an http:// or https:// URL is a typed
 // error naming the fix at construction, not "cannot be reached" at the first request.
 import { describe, expect, it } from 'vitest';
-import { VerifierClient } from '../src/verifier/client.js';
+import { VerifierClient } from '../src/client/verifier-client.js';
 
 describe('VerifierClient base URL', () => {
   it('refuses an address without http:// or https://, suggesting the URL', () => {

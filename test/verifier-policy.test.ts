@@ -7,7 +7,7 @@ import { webcrypto } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
-import { VerifierClient } from '../src/verifier/client.js';
+import { VerifierClient } from '../src/client/verifier-client.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { issue, type Issued } from './helpers/pki.js';
 import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';

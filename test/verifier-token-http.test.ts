@@ -4,7 +4,8 @@
 // blocklist refreshing (ETag: 304 when unchanged) so the token signs nothing more.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Blocklist, enrollToken, Pkcs11Module, signInWithToken, VerifierClient, type Session } from '../src/index.js';
+import { Blocklist, Pkcs11Module, type Session } from '../src/index.js';
+import { enrollToken, signInWithToken, VerifierClient } from '../src/client/index.js';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';

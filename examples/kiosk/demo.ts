@@ -6,7 +6,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSoftHsm } from '../../native-fixtures/softhsm/softhsm.js';
-import { Blocklist, HostLockout, Pkcs11Module, ServerSecret, Verifier, VerifierClient, buildVerifierServer, enrollToken, type Token } from '../../src/index.js';
+import { Blocklist, HostLockout, Pkcs11Module, type Token } from '../../src/index.js';
+import { VerifierClient, enrollToken } from '../../src/client/index.js';
+import { ServerSecret, Verifier, buildVerifierServer } from '../../src/verifier/index.js';
 import { describeVerdict, Kiosk, type DenyReason, type PinPrompt, type PinSource } from './kiosk.js';
 
 const root = join(fileURLToPath(new URL('../..', import.meta.url)), '.state', 'kiosk-demo');

@@ -4,20 +4,8 @@
 // ACCESS GRANTED or ACCESS DENIED with a reason a person understands. Interactive and scripted
 // front ends (main.ts, demo.ts) share this; prompts are behind `PinSource`, so removal or an idle
 // timeout aborts them through the signal.
-import {
-  Blocklist,
-  FinalTryRefusedError,
-  PinIncorrectError,
-  PinLengthError,
-  PinLockedError,
-  TokenBlockedError,
-  TokenRemovedError,
-  VerifierClient,
-  VerifierRefusedError,
-  VerifierUnreachableError,
-  signInWithToken,
-  type Token,
-} from '../../src/index.js';
+import { Blocklist, FinalTryRefusedError, PinIncorrectError, PinLengthError, PinLockedError, TokenBlockedError, TokenRemovedError, type Token } from '../../src/index.js';
+import { VerifierClient, VerifierRefusedError, VerifierUnreachableError, signInWithToken } from '../../src/client/index.js';
 
 export interface PinPrompt {
   readonly holder: string;

@@ -5,7 +5,8 @@
 // an idle timeout. Forever, until SIGINT or SIGTERM, which end the current visit first.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Blocklist, HostLockout, Pkcs11Module, TokengateError, VerifierClient, findModuleWithToken, type TokenInfo } from '../../src/index.js';
+import { Blocklist, HostLockout, Pkcs11Module, TokengateError, findModuleWithToken, type TokenInfo } from '../../src/index.js';
+import { VerifierClient } from '../../src/client/index.js';
 import { describeVerdict, Kiosk } from './kiosk.js';
 import { HELP, KioskSettingsError, kioskSettings, type KioskSettings } from './settings.js';
 import { QuietTerminal, terminalPins } from './terminal.js';

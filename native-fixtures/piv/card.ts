@@ -5,7 +5,7 @@ import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { p256 } from '@noble/curves/nist.js';
-import { x509, type X509Certificate } from '../../src/pkcs11/x509.js';
+import { x509, type X509Certificate } from '../../src/algorithms/x509.js';
 import type { FromCard, ToCard } from './card-process.js';
 import { randomGuid } from './applet.js';
 

@@ -3,7 +3,8 @@
 // every one goes through the token's counter, like a login.
 import { writeFileSync } from 'node:fs';
 import { readCertificateFile } from './files.js';
-import { createCertificateRequest, createSelfSignedCertificate, enrollToken, VerifierClient, type KeyPairType } from '../index.js';
+import { createCertificateRequest, createSelfSignedCertificate, type KeyPairType } from '../index.js';
+import { enrollToken, VerifierClient } from '../client/index.js';
 import { loginWithPin, refuseIfLocked, withFinalTry } from './final-try.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { readSecret } from './secrets.js';

@@ -1,5 +1,6 @@
 // The exit codes a script can branch on, one per outcome that matters.
-import { TokengateError, VerifierError } from '../index.js';
+import { TokengateError } from '../index.js';
+import { VerifierError } from '../client/index.js';
 
 export const EXIT = {
   ok: 0,

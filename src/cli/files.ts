@@ -1,7 +1,7 @@
 // Files named on the command line: a missing or unreadable one, or a "certificate" that is not
 // one, is a sentence naming the option and the file, not a bare ENOENT or a parser's complaint.
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from '../pkcs11/x509.js';
+import { X509Certificate } from '../algorithms/x509.js';
 import { UsageError } from './exit-codes.js';
 
 const WHY: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `tokengate` executable: runs a command, prints one line per error (with its code) and
 // exits with a code a script can branch on. `--debug` adds the stack.
-import { TokengateError, VerifierError } from '../index.js';
+import { TokengateError } from '../index.js';
+import { VerifierError } from '../client/index.js';
 import { exitCodeFor, UsageError } from './exit-codes.js';
 import { run } from './run.js';
 

@@ -15,7 +15,7 @@ import {
   type Token,
   type TokenEvent,
 } from '../index.js';
-import { X509Certificate } from '../pkcs11/x509.js';
+import { X509Certificate } from '../algorithms/x509.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { loginWithPin } from './final-try.js';
 import { openModule, selectCertificate, selectKey, selectToken } from './select.js';

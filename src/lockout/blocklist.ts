@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, TokengateError } from '../pkcs11/errors.js';
-import { X509Certificate } from '../pkcs11/x509.js';
+import { X509Certificate } from '../algorithms/x509.js';
 import { TokenBlockedError } from './errors.js';
 import type { TokenAdmission, TokenIdentity } from '../pkcs11/admission.js';
 

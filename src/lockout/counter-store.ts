@@ -4,9 +4,19 @@
 // generation per token that grows whenever a process sets one of its PINs anew, so other processes
 // holding the token open can tell (software tokens read their files once, at C_Initialize).
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { enableWal } from '../util/sqlite-wal.js';
+
+// Loaded when the first counter is opened, not when the package is imported: an application that
+// only verifies signatures, or whose tokens count their own tries, never loads SQLite.
+const require = createRequire(import.meta.url);
+let sqlite: typeof Database | undefined;
+function openDatabase(path: string): Database.Database {
+  sqlite ??= require('better-sqlite3') as typeof Database;
+  return new sqlite(path);
+}
 
 export interface CounterKey {
   module: string;
@@ -36,7 +46,7 @@ export class CounterStore {
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    this.#db = new Database(join(stateDir, 'pin-counters.sqlite'));
+    this.#db = openDatabase(join(stateDir, 'pin-counters.sqlite'));
     // Other processes may hold the write lock for a moment; wait rather than fail.
     this.#db.pragma('busy_timeout = 10000');
     enableWal(this.#db);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { findByClass } from './objects.js';
 import { readCertificate } from './certificates.js';
 import type { Handle, RawPkcs11 } from './binding.js';
-import type { X509Certificate } from './x509.js';
+import type { X509Certificate } from '../algorithms/x509.js';
 
 export interface TokenIdentity {
   serial?: string;

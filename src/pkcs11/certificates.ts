@@ -1,5 +1,5 @@
 // X.509 certificates on the token, as @peculiar/x509 objects.
-import { X509Certificate } from './x509.js';
+import { X509Certificate } from '../algorithms/x509.js';
 import { createPublicKey } from 'node:crypto';
 import { call, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError } from './errors.js';

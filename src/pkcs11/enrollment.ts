@@ -5,7 +5,7 @@ import { tokenCrypto, tokenKeyPair } from './crypto-adapter.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import type { Session } from './session.js';
 import type { SignatureAlgorithm } from './signing.js';
-import { x509 } from './x509.js';
+import { x509 } from '../algorithms/x509.js';
 
 export interface CertificateOptions {
   /** Distinguished name, e.g. `CN=Door 17, O=Example`; subject and issuer of a self-signed certificate. */

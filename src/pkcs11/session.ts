@@ -19,7 +19,7 @@ import { finishSignature, prepareSignature, type SignOptions } from './signing.j
 import type { Token } from './token.js';
 import { createCertificateObject, readCertificate, type ImportCertificateOptions, type TokenCertificate } from './certificates.js';
 import { generateKeyPairOn, planKeyPair, type GenerateKeyPairOptions } from './keygen.js';
-import type { X509Certificate } from './x509.js';
+import type { X509Certificate } from '../algorithms/x509.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
 import type { PinSecret } from './login-guard.js';
 import { sendSecret } from './pin-attempt.js';

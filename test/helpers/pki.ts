@@ -1,7 +1,7 @@
 // Certificates made at test time with @peculiar/x509 and WebCrypto: a root CA, intermediates,
 // leaf certificates of every key type, and CRLs, for the verifier's enrollment checks.
 import { webcrypto } from 'node:crypto';
-import { x509, type X509Certificate } from '../../src/pkcs11/x509.js';
+import { x509, type X509Certificate } from '../../src/algorithms/x509.js';
 
 const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
 const DAY = 86_400_000;

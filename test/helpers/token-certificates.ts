@@ -1,7 +1,7 @@
 // Certificates for keys that live on a SoftHSM token, issued by a test CA (helpers/pki.ts): the
 // CA only needs the token key's public half.
 import { webcrypto } from 'node:crypto';
-import type { X509Certificate } from '../../src/pkcs11/x509.js';
+import type { X509Certificate } from '../../src/algorithms/x509.js';
 import { issue, type Issued, type LeafKeyType } from './pki.js';
 
 const IMPORT: Record<string, { type: LeafKeyType; algorithm: webcrypto.Algorithm & Record<string, unknown> }> = {

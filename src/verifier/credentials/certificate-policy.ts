@@ -2,7 +2,7 @@
 // cannot be proven acceptable is refused with a reason code (for the audit log), never let through.
 // Order: parse → validity window → key usage → key algorithm → chain to a trust anchor → CRL.
 import { createHash } from 'node:crypto';
-import { x509, X509Certificate } from '../../pkcs11/x509.js';
+import { x509, X509Certificate } from '../../algorithms/x509.js';
 import { classifyKey, type CredentialKeyInfo } from './key-algorithm.js';
 
 export type CertificateRefusal =

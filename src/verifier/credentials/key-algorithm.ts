@@ -1,7 +1,7 @@
 // Which signature algorithms a public key may be checked with. The credential's key decides, never
 // the client: a P-256 key only verifies ECDSA-SHA256, so no algorithm-confusion downgrade exists.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { SignatureAlgorithm } from '../../pkcs11/signing.js';
+import type { SignatureAlgorithm } from '../../algorithms/signature.js';
 
 export type CredentialKeyType = 'ec-p256' | 'ec-p384' | 'rsa' | 'ed25519';
 

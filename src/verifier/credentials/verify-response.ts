@@ -2,7 +2,7 @@
 // made by the enrolled key, with an algorithm that key allows. Returns a reason instead of
 // throwing, so the caller records it in the audit log and answers generically.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { SIGNATURE_ALGORITHMS, verifySignatureAsync, type SignatureAlgorithm, type SignatureFormat } from '../../pkcs11/signing.js';
+import { SIGNATURE_ALGORITHMS, verifySignatureAsync, type SignatureAlgorithm, type SignatureFormat } from '../../algorithms/signature.js';
 import { challengeMessage, type ChallengeMessageFields } from '../protocol.js';
 import { classifyKey, type CredentialKeyInfo } from './key-algorithm.js';
 

@@ -1,5 +1,5 @@
 // JSON schemas for the hardware-token routes (see schemas.ts for the conventions).
-import { SIGNATURE_ALGORITHMS } from '../../pkcs11/signing.js';
+import { SIGNATURE_ALGORITHMS } from '../../algorithms/signature.js';
 import { USERNAME_PATTERN } from '../accounts/validate.js';
 import { CHALLENGE_PURPOSES } from '../protocol.js';
 import { CHALLENGE_POLICIES } from '../tokens/policy.js';

@@ -27,7 +27,7 @@ import { appendAudit, appendAuditBatched } from '../store/audit.js';
 import { consumeChallenge, insertChallenge, lookUpForIssue, purgeChallenges, whyNotConsumed } from '../store/challenges.js';
 import { budgetOf, countIpFailure, type IpBudget, ipFailures } from '../store/ip-failures.js';
 import { canonicalUsername } from '../store/users.js';
-import type { SignatureAlgorithm, SignatureFormat } from '../../pkcs11/signing.js';
+import type { SignatureAlgorithm, SignatureFormat } from '../../algorithms/signature.js';
 import { challengePolicyFor } from './policy.js';
 
 export type CredentialSelector = { readonly id: string } | { readonly serial: string } | { readonly fingerprint: string };

@@ -2,7 +2,7 @@
 // blocklist for kiosks (ETag, so polling costs a 304), self-service and admin enrollment, and the
 // credential lifecycle (the helpdesk may block, unlock and issue temporary passwords).
 import type { FastifyInstance } from 'fastify';
-import type { SignatureAlgorithm, SignatureFormat } from '../../../pkcs11/signing.js';
+import type { SignatureAlgorithm, SignatureFormat } from '../../../algorithms/signature.js';
 import type { ChallengePurpose } from '../../protocol.js';
 import type { CredentialSelector } from '../../tokens/challenges.js';
 import type { EnrollInput, LifecycleAction } from '../../tokens/registry.js';

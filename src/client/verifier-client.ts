@@ -6,10 +6,10 @@ import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
 import type { TokenKey } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
-import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from './errors.js';
-import type { ChallengePurpose } from './protocol.js';
-import type { CredentialSelector } from './tokens/challenges.js';
-import type { EnrolledCredential } from './tokens/registry.js';
+import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from '../verifier/errors.js';
+import type { ChallengePurpose } from '../verifier/protocol.js';
+import type { CredentialSelector } from '../verifier/tokens/challenges.js';
+import type { EnrolledCredential } from '../verifier/tokens/registry.js';
 import type { GenerateKeyPairOptions } from '../pkcs11/keygen.js';
 
 export interface VerifierClientOptions {

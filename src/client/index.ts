@@ -1,0 +1,12 @@
+// `tokengate/client`: what a kiosk or a desk application needs to talk to a verifier — the HTTP
+// client, signing in with a token (challenge → the token signs → response), enrolling a token, and
+// the blocklist fetcher a kiosk polls. It uses the token library (`tokengate`) and loads none of
+// the verifier server's dependencies.
+export { VerifierClient, signInWithToken, enrollToken } from './verifier-client.js';
+export type { VerifierClientOptions, ChallengeFromVerifier, SignInOptions, EnrollTokenOptions } from './verifier-client.js';
+export { VerifierError, VerifierRefusedError, VerifierUnreachableError, InvalidVerifierUrlError } from '../verifier/errors.js';
+export type { VerifierErrorCode } from '../verifier/errors.js';
+export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from '../verifier/protocol.js';
+export type { ChallengePurpose, ChallengeMessageFields } from '../verifier/protocol.js';
+export type { EnrolledCredential, CredentialView, CredentialStatus } from '../verifier/tokens/registry.js';
+export type { CredentialSelector } from '../verifier/tokens/challenges.js';

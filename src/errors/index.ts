@@ -1,0 +1,148 @@
+// tokengate's errors: one base class with a stable `code` in one union, so `switch (err.code)`
+// narrows; errors that come from a PKCS#11 function also carry `rv`, `rvName` and `fn`. Messages
+// never contain a secret: they are built from names and numbers only, never from caller input.
+// Nothing here loads a native addon: the verifier uses these classes too.
+
+export type TokengateErrorCode =
+  | 'ERR_PKCS11'
+  | 'ERR_MODULE_LOAD'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_PIN_INCORRECT'
+  | 'ERR_PIN_LOCKED'
+  | 'ERR_PIN_EXPIRED'
+  | 'ERR_PIN_LENGTH'
+  | 'ERR_PIN_INVALID'
+  | 'ERR_NOT_LOGGED_IN'
+  | 'ERR_TOKEN_NOT_PRESENT'
+  | 'ERR_TOKEN_REMOVED'
+  | 'ERR_TOKEN_AMBIGUOUS'
+  | 'ERR_SESSION_CLOSED'
+  | 'ERR_SESSION_READ_ONLY'
+  | 'ERR_KEY_NOT_FOUND'
+  | 'ERR_KEY_TYPE_MISMATCH'
+  | 'ERR_MECHANISM_NOT_SUPPORTED'
+  | 'ERR_MODULE_CLOSED'
+  | 'ERR_FINAL_TRY_REFUSED'
+  | 'ERR_UNBLOCK_NOT_SUPPORTED'
+  // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
+  | 'ERR_TOKEN_BLOCKED';
+
+export interface Pkcs11Failure {
+  /** The CK_RV the module returned. */
+  readonly rv: number;
+  /** Its CKR_ name, e.g. `CKR_PIN_INCORRECT`. */
+  readonly rvName: string;
+  /** The PKCS#11 function that failed, e.g. `C_Login`. */
+  readonly fn: string;
+}
+
+interface ErrorInit {
+  cause?: unknown;
+  failure?: Pkcs11Failure;
+}
+
+export class TokengateError extends Error {
+  readonly code: TokengateErrorCode = 'ERR_PKCS11';
+  readonly rv: number | undefined;
+  readonly rvName: string | undefined;
+  readonly fn: string | undefined;
+
+  constructor(message: string, init: ErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.rv = init.failure?.rv;
+    this.rvName = init.failure?.rvName;
+    this.fn = init.failure?.fn;
+  }
+
+  /** The CKR value, where the error came from the token; an alias of `rv` for the lockout layer. */
+  get ckr(): number | undefined {
+    return this.rv;
+  }
+}
+
+/** A CKR the library has no more specific class for. */
+export class Pkcs11Error extends TokengateError {
+  override readonly code = 'ERR_PKCS11';
+}
+export class ModuleLoadError extends TokengateError {
+  override readonly code = 'ERR_MODULE_LOAD';
+}
+export class ModuleClosedError extends TokengateError {
+  override readonly code = 'ERR_MODULE_CLOSED';
+}
+export class InvalidArgumentError extends TokengateError {
+  override readonly code = 'ERR_INVALID_ARGUMENT';
+}
+export class PinIncorrectError extends TokengateError {
+  override readonly code = 'ERR_PIN_INCORRECT';
+  /** Tries left before the PIN locks, when the token (or the host lockout) says. */
+  retriesLeft: number | undefined;
+  /** True when the next wrong PIN locks it. */
+  finalTry = false;
+  /** Which secret was wrong: the user PIN, the SO PIN, or the PUK of an unblock. */
+  pinType: 'user' | 'so' | 'puk' = 'user';
+
+  /** True when this wrong PIN used the last try: the PIN is locked now. */
+  get locked(): boolean {
+    return this.retriesLeft === 0;
+  }
+}
+export class PinLockedError extends TokengateError {
+  override readonly code = 'ERR_PIN_LOCKED';
+  /** Which secret is locked: the user PIN, the SO PIN, or a card's PUK. */
+  pinType: 'user' | 'so' | 'puk' = 'user';
+  /** True when this very attempt was wrong and used the last try (its `cause` is the PinIncorrectError). */
+  lockedNow = false;
+}
+/** The next wrong PIN would lock the PIN, and the caller did not pass `allowFinalTry: true`. */
+export class FinalTryRefusedError extends TokengateError {
+  override readonly code = 'ERR_FINAL_TRY_REFUSED';
+  pinType: 'user' | 'so' | 'puk' = 'user';
+}
+/**
+ * Neither unblock strategy works here: the module takes no PUK in an unlogged session (OpenSC:
+ * `user_pin_unblock_style = set_pin_in_unlogged_session` in OPENSC_CONF), or the token has no SO
+ * login able to set the user PIN (PIV cards).
+ */
+export class UnblockNotSupportedError extends TokengateError {
+  override readonly code = 'ERR_UNBLOCK_NOT_SUPPORTED';
+}
+export class PinExpiredError extends TokengateError {
+  override readonly code = 'ERR_PIN_EXPIRED';
+}
+export class PinLengthError extends TokengateError {
+  override readonly code = 'ERR_PIN_LENGTH';
+}
+export class PinInvalidError extends TokengateError {
+  override readonly code = 'ERR_PIN_INVALID';
+}
+export class NotLoggedInError extends TokengateError {
+  override readonly code = 'ERR_NOT_LOGGED_IN';
+}
+export class TokenNotPresentError extends TokengateError {
+  override readonly code = 'ERR_TOKEN_NOT_PRESENT';
+}
+export class TokenAmbiguousError extends TokengateError {
+  override readonly code = 'ERR_TOKEN_AMBIGUOUS';
+}
+export class TokenRemovedError extends TokengateError {
+  override readonly code = 'ERR_TOKEN_REMOVED';
+}
+export class SessionClosedError extends TokengateError {
+  override readonly code = 'ERR_SESSION_CLOSED';
+}
+/** A write (or an SO login) needs read-write sessions: open one with `{ write: true }`. */
+export class SessionReadOnlyError extends TokengateError {
+  override readonly code = 'ERR_SESSION_READ_ONLY';
+}
+export class KeyNotFoundError extends TokengateError {
+  override readonly code = 'ERR_KEY_NOT_FOUND';
+}
+export class KeyTypeMismatchError extends TokengateError {
+  override readonly code = 'ERR_KEY_TYPE_MISMATCH';
+}
+export class MechanismNotSupportedError extends TokengateError {
+  override readonly code = 'ERR_MECHANISM_NOT_SUPPORTED';
+}
+
