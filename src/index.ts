@@ -60,7 +60,7 @@ export {
   FinalTryRefusedError,
   UnblockNotSupportedError,
 } from './errors/index.js';
-export type { TokengateErrorCode, Pkcs11Failure } from './errors/index.js';
+export type { TokengateErrorCode, Pkcs11Failure, TokenLibraryError } from './errors/index.js';
 export { HostLockout } from './lockout/host-lockout.js';
 export type { HostLockoutOptions } from './lockout/host-lockout.js';
 // Registers the host counter as the default login guard (see its header).

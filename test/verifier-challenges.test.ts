@@ -200,7 +200,7 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
       let issued = await challenge('p384');
       expect(issued.passwordRequired).toBe(true);
       // Said plainly (its own code), audited as refused, not as a failed guess.
-      await expect(answer(issued, await sign('p384', issued.message))).rejects.toMatchObject({ code: 'ERR_PASSWORD_REQUIRED', status: 401 });
+      await expect(answer(issued, await sign('p384', issued.message))).rejects.toMatchObject({ code: 'ERR_PASSWORD_REQUIRED' });
       expect((await verifier.audit({ subject: 'alice', action: 'challenge.login', limit: 1000 })).at(-1)).toMatchObject({ result: 'refused', reason: 'password_missing' });
       issued = await challenge('p384');
       await expect(answer(issued, await sign('p384', issued.message), { password: 'not the password' })).rejects.toBeInstanceOf(InvalidCredentialsError);

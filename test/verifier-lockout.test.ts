@@ -149,7 +149,7 @@ describe.each(ENGINES)('lockout on %s', (engine) => {
     // Others, from their own addresses, are unaffected.
     await expect(verifier.login({ username, password: PASSWORD, securityToken: token, clientIp: IP })).resolves.toBeTruthy();
     const refused = await verifier.login({ username, password: PASSWORD, securityToken: token, clientIp: attacker }).catch((e: unknown) => e);
-    expect(refused).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 });
+    expect(refused).toMatchObject({ code: 'ERR_RATE_LIMITED' });
     expect((refused as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0);
   });
 

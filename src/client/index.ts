@@ -5,7 +5,7 @@
 export { VerifierClient, signInWithToken, enrollToken } from './verifier-client.js';
 export type { VerifierClientOptions, ChallengeFromVerifier, SignInOptions, EnrollTokenOptions } from './verifier-client.js';
 export { VerifierError, VerifierRefusedError, VerifierUnreachableError, InvalidVerifierUrlError } from '../verifier/errors.js';
-export type { VerifierErrorCode } from '../verifier/errors.js';
+export type { VerifierErrorCode, VerifierLibraryError } from '../verifier/errors.js';
 export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from '../verifier/protocol.js';
 export type { ChallengePurpose, ChallengeMessageFields } from '../verifier/protocol.js';
 export type { EnrolledCredential, CredentialView, CredentialStatus } from '../verifier/tokens/registry.js';

@@ -25,7 +25,29 @@ export type TokengateErrorCode =
   | 'ERR_FINAL_TRY_REFUSED'
   | 'ERR_UNBLOCK_NOT_SUPPORTED'
   // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
-  | 'ERR_TOKEN_BLOCKED';
+  | 'ERR_TOKEN_BLOCKED'
+  // The verifier's and its client's (src/verifier/errors.ts).
+  | VerifierErrorCode;
+
+/** The codes of the verifier's errors (and of its client's). */
+export type VerifierErrorCode =
+  | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_PASSWORD_REQUIRED'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_INVALID_INPUT'
+  | 'ERR_USER_EXISTS'
+  | 'ERR_USER_NOT_FOUND'
+  | 'ERR_NO_SECURITY_TOKEN'
+  | 'ERR_SECURITY_TOKEN_NOT_FOUND'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_CREDENTIAL_REFUSED'
+  | 'ERR_CREDENTIAL_EXISTS'
+  | 'ERR_CREDENTIAL_NOT_FOUND'
+  | 'ERR_CREDENTIAL_STATE'
+  | 'ERR_VERIFIER_REFUSED'
+  | 'ERR_VERIFIER_UNREACHABLE'
+  | 'ERR_INVALID_VERIFIER_URL';
 
 export interface Pkcs11Failure {
   /** The CK_RV the module returned. */
@@ -145,4 +167,36 @@ export class KeyTypeMismatchError extends TokengateError {
 export class MechanismNotSupportedError extends TokengateError {
   override readonly code = 'ERR_MECHANISM_NOT_SUPPORTED';
 }
+
+/** The token's serial or one of its certificates is on the blocklist (the lockout layer's). */
+export class TokenBlockedError extends TokengateError {
+  override readonly code = 'ERR_TOKEN_BLOCKED';
+}
+
+/**
+ * Every error the token library throws, as one union: `switch (err.code)` on it narrows to the
+ * class, so `case 'ERR_PIN_INCORRECT':` gives `err.retriesLeft`. (Each class's `code` is a literal.)
+ */
+export type TokenLibraryError =
+  | Pkcs11Error
+  | ModuleLoadError
+  | ModuleClosedError
+  | InvalidArgumentError
+  | PinIncorrectError
+  | PinLockedError
+  | FinalTryRefusedError
+  | UnblockNotSupportedError
+  | PinExpiredError
+  | PinLengthError
+  | PinInvalidError
+  | NotLoggedInError
+  | TokenNotPresentError
+  | TokenAmbiguousError
+  | TokenRemovedError
+  | SessionClosedError
+  | SessionReadOnlyError
+  | KeyNotFoundError
+  | KeyTypeMismatchError
+  | MechanismNotSupportedError
+  | TokenBlockedError;
 

@@ -1,32 +1,18 @@
-// The verifier's errors: a stable `code` and the HTTP status the server answers with. Messages are
+// The verifier's errors, subclasses of tokengate's one error base with a stable `code`. Messages are
 // built from fixed text and identifiers only, never from a password, token or key.
+import { TokengateError, type VerifierErrorCode } from '../errors/index.js';
 
-export type VerifierErrorCode =
-  | 'ERR_INVALID_CREDENTIALS'
-  | 'ERR_PASSWORD_REQUIRED'
-  | 'ERR_RATE_LIMITED'
-  | 'ERR_INVALID_INPUT'
-  | 'ERR_USER_EXISTS'
-  | 'ERR_USER_NOT_FOUND'
-  | 'ERR_NO_SECURITY_TOKEN'
-  | 'ERR_SECURITY_TOKEN_NOT_FOUND'
-  | 'ERR_UNAUTHORIZED'
-  | 'ERR_FORBIDDEN'
-  | 'ERR_CREDENTIAL_REFUSED'
-  | 'ERR_CREDENTIAL_EXISTS'
-  | 'ERR_CREDENTIAL_NOT_FOUND'
-  | 'ERR_CREDENTIAL_STATE'
-  | 'ERR_VERIFIER_REFUSED'
-  | 'ERR_VERIFIER_UNREACHABLE'
-  | 'ERR_INVALID_VERIFIER_URL';
+export type { VerifierErrorCode } from '../errors/index.js';
 
-export abstract class VerifierError extends Error {
-  abstract readonly code: VerifierErrorCode;
-  abstract readonly status: number;
+/**
+ * The verifier's errors are tokengate's errors: one base class, one union of codes. The HTTP
+ * status each code answers with is the HTTP layer's business (http/errors.ts), not the error's.
+ */
+export abstract class VerifierError extends TokengateError {
+  abstract override readonly code: VerifierErrorCode;
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super(message, options?.cause === undefined ? {} : { cause: options.cause });
   }
 }
 
@@ -35,8 +21,7 @@ export abstract class VerifierError extends Error {
  * would tell an attacker which part of a guess was right).
  */
 export class InvalidCredentialsError extends VerifierError {
-  readonly code = 'ERR_INVALID_CREDENTIALS';
-  readonly status = 401;
+  override readonly code = 'ERR_INVALID_CREDENTIALS';
   constructor() {
     super('invalid username, password, security token; or user locked out');
   }
@@ -51,8 +36,7 @@ export class InvalidCredentialsError extends VerifierError {
  * is a policy (`tokengate verifier policy …`), not a better PIN.
  */
 export class PasswordRequiredError extends VerifierError {
-  readonly code = 'ERR_PASSWORD_REQUIRED';
-  readonly status = 401;
+  override readonly code = 'ERR_PASSWORD_REQUIRED';
   constructor() {
     super(
       "this user's challenge policy is password+token and no password was sent: send the password, or have an admin set token-only for the user (tokengate verifier policy set USERNAME token-only) or for the client's network (tokengate verifier policy range CIDR token-only)",
@@ -62,55 +46,46 @@ export class PasswordRequiredError extends VerifierError {
 
 /** Too many failures from one client address: it waits, the users it tried are not locked. */
 export class RateLimitedError extends VerifierError {
-  readonly code = 'ERR_RATE_LIMITED';
-  readonly status = 429;
+  override readonly code = 'ERR_RATE_LIMITED';
   constructor(readonly retryAfterSeconds: number) {
     super('too many failed attempts from this address; try again later');
   }
 }
 
 export class InvalidInputError extends VerifierError {
-  readonly code = 'ERR_INVALID_INPUT';
-  readonly status = 400;
+  override readonly code = 'ERR_INVALID_INPUT';
 }
 
 export class UserExistsError extends VerifierError {
-  readonly code = 'ERR_USER_EXISTS';
-  readonly status = 409;
+  override readonly code = 'ERR_USER_EXISTS';
 }
 
 export class UserNotFoundError extends VerifierError {
-  readonly code = 'ERR_USER_NOT_FOUND';
-  readonly status = 404;
+  override readonly code = 'ERR_USER_NOT_FOUND';
 }
 
 /** A user restricted to login IP ranges has no security token to reset or create. */
 export class NoSecurityTokenError extends VerifierError {
-  readonly code = 'ERR_NO_SECURITY_TOKEN';
-  readonly status = 409;
+  override readonly code = 'ERR_NO_SECURITY_TOKEN';
 }
 
 export class SecurityTokenNotFoundError extends VerifierError {
-  readonly code = 'ERR_SECURITY_TOKEN_NOT_FOUND';
-  readonly status = 404;
+  override readonly code = 'ERR_SECURITY_TOKEN_NOT_FOUND';
 }
 
 /** No API key, or one that is unknown or revoked. */
 export class UnauthorizedError extends VerifierError {
-  readonly code = 'ERR_UNAUTHORIZED';
-  readonly status = 401;
+  override readonly code = 'ERR_UNAUTHORIZED';
 }
 
 /** An API key without the scope the route needs. */
 export class ForbiddenError extends VerifierError {
-  readonly code = 'ERR_FORBIDDEN';
-  readonly status = 403;
+  override readonly code = 'ERR_FORBIDDEN';
 }
 
 /** A certificate or key that fails the enrollment checks; `reason` is the audit reason code. */
 export class CredentialRefusedError extends VerifierError {
-  readonly code = 'ERR_CREDENTIAL_REFUSED';
-  readonly status = 422;
+  override readonly code = 'ERR_CREDENTIAL_REFUSED';
   constructor(
     readonly reason: string,
     detail: string,
@@ -121,24 +96,21 @@ export class CredentialRefusedError extends VerifierError {
 
 /** The token (its serial or key) is enrolled already, by this user or another. */
 export class CredentialExistsError extends VerifierError {
-  readonly code = 'ERR_CREDENTIAL_EXISTS';
-  readonly status = 409;
+  override readonly code = 'ERR_CREDENTIAL_EXISTS';
 }
 
 export class CredentialNotFoundError extends VerifierError {
-  readonly code = 'ERR_CREDENTIAL_NOT_FOUND';
-  readonly status = 404;
+  override readonly code = 'ERR_CREDENTIAL_NOT_FOUND';
 }
 
 /** A lifecycle step the credential's state does not allow (a revoked credential stays revoked). */
 export class CredentialStateError extends VerifierError {
-  readonly code = 'ERR_CREDENTIAL_STATE';
-  readonly status = 409;
+  override readonly code = 'ERR_CREDENTIAL_STATE';
 }
 
 /** The verifier answered a client request with an error; `remoteCode` is its code. */
 export class VerifierRefusedError extends VerifierError {
-  readonly code = 'ERR_VERIFIER_REFUSED';
+  override readonly code = 'ERR_VERIFIER_REFUSED';
   constructor(
     readonly status: number,
     readonly remoteCode: string,
@@ -150,12 +122,30 @@ export class VerifierRefusedError extends VerifierError {
 
 /** A VerifierClient given something that is not an http:// or https:// URL; the message says the fix. */
 export class InvalidVerifierUrlError extends VerifierError {
-  readonly code = 'ERR_INVALID_VERIFIER_URL';
-  readonly status = 400;
+  override readonly code = 'ERR_INVALID_VERIFIER_URL';
 }
 
 /** The verifier could not be reached (network, timeout, or not a verifier answering). */
 export class VerifierUnreachableError extends VerifierError {
-  readonly code = 'ERR_VERIFIER_UNREACHABLE';
-  readonly status = 502;
+  override readonly code = 'ERR_VERIFIER_UNREACHABLE';
 }
+
+/** Every error of the verifier and its client, as one union: `switch (err.code)` narrows to the class. */
+export type VerifierLibraryError =
+  | InvalidCredentialsError
+  | PasswordRequiredError
+  | RateLimitedError
+  | InvalidInputError
+  | UserExistsError
+  | UserNotFoundError
+  | NoSecurityTokenError
+  | SecurityTokenNotFoundError
+  | UnauthorizedError
+  | ForbiddenError
+  | CredentialRefusedError
+  | CredentialExistsError
+  | CredentialNotFoundError
+  | CredentialStateError
+  | VerifierRefusedError
+  | InvalidVerifierUrlError
+  | VerifierUnreachableError;

@@ -22,7 +22,7 @@ export {
   CredentialNotFoundError,
   CredentialStateError,
 } from './errors.js';
-export type { VerifierErrorCode } from './errors.js';
+export type { VerifierErrorCode, VerifierLibraryError } from './errors.js';
 export type { LoginRequest, LoginResult, PasswordCheck } from './accounts/authenticator.js';
 export type { UserView, NewUserInput, UserAction } from './accounts/admin.js';
 export type { ApiKeyInfo, ApiKeyScope } from './access/api-keys.js';

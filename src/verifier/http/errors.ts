@@ -2,7 +2,37 @@
 // validation, malformed or oversized bodies. A 500 says only "internal error" and is logged
 // without the request body (which may hold a password).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitedError, VerifierError } from '../errors.js';
+import { RateLimitedError, VerifierError, type VerifierErrorCode } from '../errors.js';
+
+/**
+ * The status each of the verifier's errors answers with. Only the HTTP layer knows about HTTP:
+ * the library's errors carry a code, and the same code means the same thing to every caller.
+ * (A client-side error reaching a route would be a bug: it answers 500.)
+ */
+const HTTP_STATUS: Record<VerifierErrorCode, number> = {
+  ERR_INVALID_CREDENTIALS: 401,
+  ERR_PASSWORD_REQUIRED: 401,
+  ERR_RATE_LIMITED: 429,
+  ERR_INVALID_INPUT: 400,
+  ERR_USER_EXISTS: 409,
+  ERR_USER_NOT_FOUND: 404,
+  ERR_NO_SECURITY_TOKEN: 409,
+  ERR_SECURITY_TOKEN_NOT_FOUND: 404,
+  ERR_UNAUTHORIZED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_CREDENTIAL_REFUSED: 422,
+  ERR_CREDENTIAL_EXISTS: 409,
+  ERR_CREDENTIAL_NOT_FOUND: 404,
+  ERR_CREDENTIAL_STATE: 409,
+  ERR_VERIFIER_REFUSED: 500,
+  ERR_VERIFIER_UNREACHABLE: 500,
+  ERR_INVALID_VERIFIER_URL: 500,
+};
+
+/** The HTTP status a verifier error answers with. */
+export function httpStatusOf(code: VerifierErrorCode): number {
+  return HTTP_STATUS[code];
+}
 
 interface Mapped {
   status: number;
@@ -19,7 +49,10 @@ const FASTIFY_CODES: Record<string, Omit<Mapped, 'message'>> = {
 };
 
 function map(error: FastifyError | Error): Mapped {
-  if (error instanceof VerifierError) return { status: error.status, code: error.code, message: error.message };
+  if (error instanceof VerifierError) {
+    const status = httpStatusOf(error.code);
+    return status >= 500 ? { status, code: 'ERR_INTERNAL', message: 'internal error' } : { status, code: error.code, message: error.message };
+  }
   const fastify = error as FastifyError;
   if (fastify.validation) return { status: 400, code: 'ERR_INVALID_INPUT', message: `${fastify.validationContext ?? 'request'}${fastify.validation[0]?.instancePath ?? ''} ${fastify.validation[0]?.message ?? 'is invalid'}` };
   const known = fastify.code ? FASTIFY_CODES[fastify.code] : undefined;
