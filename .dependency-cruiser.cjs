@@ -1,0 +1,28 @@
+// The layers, and the one direction their imports go (README "Layout"):
+//   cli, examples → client, verifier → lockout → pkcs11 → binding;   errors, algorithms below all
+// The verifier never loads the PKCS#11 layer; the token library never loads the verifier's.
+// `npm test` runs this through test/layers.test.ts: a wrong-way import fails the suite.
+const layer = (name) => `^src/${name}/`;
+const forbid = (name, from, to, extra = {}) => ({ name, severity: 'error', from: { path: from }, to: { path: to, ...extra } });
+
+module.exports = {
+  forbidden: [
+    forbid('base-layers-stay-below', '^src/(errors|algorithms|util)/', '^src/(pkcs11|lockout|client|verifier|cli)/'),
+    forbid('pkcs11-knows-no-layer-above', layer('pkcs11'), '^src/(lockout|client|verifier|cli)/'),
+    forbid('lockout-knows-no-layer-above', layer('lockout'), '^src/(client|verifier|cli)/'),
+    forbid('verifier-loads-no-token-layer', layer('verifier'), '^src/(pkcs11|lockout|client|cli)/'),
+    // The client speaks the verifier's protocol: its errors and message format, and types only from elsewhere.
+    forbid('client-uses-only-the-verifiers-protocol', layer('client'), '^src/verifier/', {
+      pathNot: '^src/verifier/(errors|protocol)\\.ts$',
+      dependencyTypesNot: ['type-only'],
+    }),
+    forbid('client-knows-no-cli', layer('client'), '^src/cli/'),
+    forbid('examples-use-entry-points', '^examples/', '^src/', { pathNot: '^src/(index|client/index|verifier/index)\\.ts$' }),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: require('node:path').join(__dirname, 'tsconfig.json') },
+    moduleSystems: ['es6', 'cjs'],
+  },
+};
