@@ -1,7 +1,8 @@
 // The layers, and the one direction their imports go (README "Layout"):
 //   cli, examples → client, verifier → lockout → pkcs11 → binding;   errors, algorithms below all
 // The verifier never loads the PKCS#11 layer; the token library never loads the verifier's.
-// `npm test` runs this through test/layers.test.ts: a wrong-way import fails the suite.
+// No runtime import cycles either. `npm test` runs this through test/layers.test.ts: a wrong-way
+// import or a cycle fails the suite.
 const layer = (name) => `^src/${name}/`;
 const forbid = (name, from, to, extra = {}) => ({ name, severity: 'error', from: { path: from }, to: { path: to, ...extra } });
 
@@ -17,6 +18,13 @@ module.exports = {
       dependencyTypesNot: ['type-only'],
     }),
     forbid('client-knows-no-cli', layer('client'), '^src/cli/'),
+    // No module waits at load time for one that waits for it (type-only imports aside).
+    {
+      name: 'no-runtime-cycles',
+      severity: 'error',
+      from: {},
+      to: { circular: true, dependencyTypesNot: ['type-only'], viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
     forbid('examples-use-entry-points', '^examples/', '^src/', { pathNot: '^src/(index|client/index|verifier/index)\\.ts$' }),
   ],
   options: {

@@ -24,7 +24,7 @@ export type { ObjectRef, TokenKey } from './pkcs11/objects.js';
 export type { GenerateKeyPairOptions, KeyPairType } from './pkcs11/keygen.js';
 export { createSelfSignedCertificate, createCertificateRequest } from './pkcs11/enrollment.js';
 export type { CertificateOptions, CertificateRequestOptions } from './pkcs11/enrollment.js';
-export { uninitializedTokens } from './pkcs11/admin.js';
+export { uninitializedTokens } from './pkcs11/token.js';
 export type { InitializeTokenOptions } from './pkcs11/admin.js';
 export { TokenCryptoKey, tokenCrypto, tokenKeyPair } from './pkcs11/crypto-adapter.js';
 export type { TokenCrypto, TokenKeyPair, TokenKeyAlgorithm } from './pkcs11/crypto-adapter.js';

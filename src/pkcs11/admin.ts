@@ -3,11 +3,9 @@
 // an error.
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
-import type { Pkcs11Module } from './module.js';
 import { presentTokens } from './select.js';
 import { checkPin } from './session.js';
-import { trimPadded } from './text.js';
-import { Token, type TokenInfo } from './token.js';
+import type { TokenInfo } from './token-info.js';
 
 export interface InitializeTokenOptions {
   /** The SO PIN the token gets; within the token's PIN length range. */
@@ -44,35 +42,4 @@ export function initializeTokenIn(lib: RawPkcs11, slot: Handle, info: TokenInfo,
   const label = paddedLabel(options.label);
   checkPin(options.soPin, info.pinLength, 'SO PIN');
   call(lib, 'C_InitToken', slot, options.soPin, label);
-}
-
-/** Every present token whose flags say it is not initialised (SoftHSM's free slot, a blank card). */
-export function uninitializedTokens(module: Pkcs11Module): Token[] {
-  return presentTokens(module.raw)
-    .filter(({ info }) => !info.flags.tokenInitialized)
-    .map(({ slot, info }) => new Token(module, slot, info));
-}
-
-/**
- * Initialises `token`, which must not be initialised yet, and returns it found again: SoftHSM gives
- * it a serial and moves it to another slot, so the Token passed in no longer stands for it.
- */
-export function initializeToken(token: Token, options: InitializeTokenOptions): Token {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('initializing a token needs { soPin, label }');
-  paddedLabel(options.label);
-  const info = token.info();
-  if (info.flags.tokenInitialized) {
-    throw new InvalidArgumentError(`token "${info.label}" is initialised already; re-initialising would erase it`);
-  }
-  const lib = token.module.raw;
-  const before = new Set(presentTokens(lib).map((t) => t.info.serial));
-  initializeTokenIn(lib, token.slot, info, options);
-  // Found again by what it is now: its label, and a serial it kept (a card) or got (SoftHSM).
-  const label = trimPadded(options.label);
-  const candidates = presentTokens(lib).filter((t) => t.info.flags.tokenInitialized && t.info.label === label);
-  const found =
-    (info.serial !== '' ? candidates.find((t) => t.info.serial === info.serial) : undefined) ??
-    candidates.find((t) => !before.has(t.info.serial));
-  if (!found) throw new TokenNotPresentError(`the token initialised as "${label}" is gone`);
-  return new Token(token.module, found.slot, found.info);
 }

@@ -2,7 +2,7 @@
 // reader's slot changes on re-insertion), so a token is always found again by what it says it is.
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, TokenAmbiguousError, TokenNotPresentError, TokengateError } from './errors.js';
-import { readTokenInfo, type TokenInfo, type TokenSelector } from './token.js';
+import { readTokenInfo, type TokenInfo, type TokenSelector } from './token-info.js';
 
 export interface SelectedToken {
   slot: Handle;

@@ -1,71 +1,22 @@
 // A token: its typed information, and the ways in (sessions, a session pool, administration).
-import { call, type Handle, type RawPkcs11 } from './binding.js';
-import {
-  decodeSlotFlags,
-  decodeTokenFlags,
-  soPinStatus,
-  userPinStatus,
-  type PinStatus,
-  type TokenFlags,
-} from './flags.js';
+// The facade at the top of the PKCS#11 layer: the modules it forwards to know it by type only.
+export type { TokenInfo, TokenSelector } from './token-info.js';
+import { call, type Handle } from './binding.js';
+import { decodeSlotFlags } from './flags.js';
+import { readTokenInfo, type TokenInfo } from './token-info.js';
 import type { Pkcs11Module } from './module.js';
 import { selectToken } from './select.js';
 import { Session, type SessionOptions } from './session.js';
-import { trimPadded, versionString } from './text.js';
+import { trimPadded } from './text.js';
 import { SessionPool, type SessionPoolOptions } from './pool.js';
 import { listMechanisms, type MechanismInfo } from './mechanisms.js';
-import { initializeToken, type InitializeTokenOptions } from './admin.js';
-import { TokenNotPresentError } from './errors.js';
+import { initializeTokenIn, paddedLabel, type InitializeTokenOptions } from './admin.js';
+import { presentTokens } from './select.js';
+import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
 import { unblockPin, type UnblockPinOptions } from './unblock.js';
 import type { GuardedToken, LoginGuard, PinSecret } from './login-guard.js';
 import { pinStateOf, type PinState } from './pin-state.js';
 import { changedElsewhere } from './token-changes.js';
-
-export type TokenSelector = string | { label: string; serial?: undefined } | { serial: string; label?: undefined };
-
-export interface TokenInfo {
-  label: string;
-  serial: string;
-  manufacturer: string;
-  model: string;
-  hardwareVersion: string;
-  firmwareVersion: string;
-  /** Inclusive PIN length range in bytes, as the token states it. */
-  pinLength: { min: number; max: number };
-  flags: TokenFlags;
-  /** The user PIN's state, from the token's flags. */
-  pinStatus: PinStatus;
-  soPinStatus: PinStatus;
-  /** Sessions open on the token; undefined when the module does not say (CK_UNAVAILABLE_INFORMATION). */
-  sessionCount: number | undefined;
-  /** Undefined when unknown; Infinity when the token sets no limit (CK_EFFECTIVELY_INFINITE). */
-  maxSessionCount: number | undefined;
-}
-
-// CK_ULONG sentinels: ~0 is CK_UNAVAILABLE_INFORMATION (pkcs11js hands us the low 32 bits on
-// some platforms, all 64 on others), and 0 as a maximum is CK_EFFECTIVELY_INFINITE.
-function known(value: number): number | undefined {
-  return value === 0xffffffff || value >= Number.MAX_SAFE_INTEGER ? undefined : value;
-}
-
-export function readTokenInfo(lib: RawPkcs11, slot: Handle): TokenInfo {
-  const raw = call(lib, 'C_GetTokenInfo', slot);
-  const flags = decodeTokenFlags(raw.flags);
-  return {
-    label: trimPadded(raw.label),
-    serial: trimPadded(raw.serialNumber),
-    manufacturer: trimPadded(raw.manufacturerID),
-    model: trimPadded(raw.model),
-    hardwareVersion: versionString(raw.hardwareVersion),
-    firmwareVersion: versionString(raw.firmwareVersion),
-    pinLength: { min: raw.minPinLen, max: raw.maxPinLen },
-    flags,
-    pinStatus: userPinStatus(flags),
-    soPinStatus: soPinStatus(flags),
-    sessionCount: known(raw.sessionCount),
-    maxSessionCount: raw.maxSessionCount === 0 ? Infinity : known(raw.maxSessionCount),
-  };
-}
 
 export class Token {
   readonly module: Pkcs11Module;
@@ -217,4 +168,35 @@ export class Token {
   async openPool(options: SessionPoolOptions): Promise<SessionPool> {
     return SessionPool.open(this, options);
   }
+}
+
+/** Every present token whose flags say it is not initialised (SoftHSM's free slot, a blank card). */
+export function uninitializedTokens(module: Pkcs11Module): Token[] {
+  return presentTokens(module.raw)
+    .filter(({ info }) => !info.flags.tokenInitialized)
+    .map(({ slot, info }) => new Token(module, slot, info));
+}
+
+/**
+ * Initialises `token`, which must not be initialised yet, and returns it found again: SoftHSM gives
+ * it a serial and moves it to another slot, so the Token passed in no longer stands for it.
+ */
+export function initializeToken(token: Token, options: InitializeTokenOptions): Token {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('initializing a token needs { soPin, label }');
+  paddedLabel(options.label);
+  const info = token.info();
+  if (info.flags.tokenInitialized) {
+    throw new InvalidArgumentError(`token "${info.label}" is initialised already; re-initialising would erase it`);
+  }
+  const lib = token.module.raw;
+  const before = new Set(presentTokens(lib).map((t) => t.info.serial));
+  initializeTokenIn(lib, token.slot, info, options);
+  // Found again by what it is now: its label, and a serial it kept (a card) or got (SoftHSM).
+  const label = trimPadded(options.label);
+  const candidates = presentTokens(lib).filter((t) => t.info.flags.tokenInitialized && t.info.label === label);
+  const found =
+    (info.serial !== '' ? candidates.find((t) => t.info.serial === info.serial) : undefined) ??
+    candidates.find((t) => !before.has(t.info.serial));
+  if (!found) throw new TokenNotPresentError(`the token initialised as "${label}" is gone`);
+  return new Token(token.module, found.slot, found.info);
 }

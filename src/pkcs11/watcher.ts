@@ -13,7 +13,7 @@
 import { EventEmitter, on } from 'node:events';
 import { call, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, Pkcs11Error, TokengateError } from './errors.js';
-import { readTokenInfo, type TokenInfo } from './token.js';
+import { readTokenInfo, type TokenInfo } from './token-info.js';
 
 export type TokenEvent =
   | { type: 'inserted'; token: TokenInfo }
