@@ -4,8 +4,8 @@
 // ACCESS GRANTED or ACCESS DENIED with a reason a person understands. Interactive and scripted
 // front ends (main.ts, demo.ts) share this; prompts are behind `PinSource`, so removal or an idle
 // timeout aborts them through the signal.
-import { Blocklist, FinalTryRefusedError, PinIncorrectError, PinLengthError, PinLockedError, TokenBlockedError, TokenRemovedError, type Token } from '../../src/index.js';
-import { VerifierClient, VerifierRefusedError, VerifierUnreachableError, signInWithToken } from '../../src/client/index.js';
+import { Blocklist, FinalTryRefusedError, TokengateError, type Token, type TokenLibraryError } from '../../src/index.js';
+import { VerifierClient, signInWithToken, type VerifierLibraryError } from '../../src/client/index.js';
 
 export interface PinPrompt {
   readonly holder: string;
@@ -120,26 +120,47 @@ export class Kiosk {
       }
     } catch (err) {
       if (signal.aborted) return { granted: false, reason: aborted(signal), holder };
-      if (err instanceof PinIncorrectError) return { granted: false, reason: 'pin_incorrect', holder, ...(err.retriesLeft === undefined ? {} : { retriesLeft: err.retriesLeft }) };
-      if (err instanceof PinLockedError) return { granted: false, reason: 'pin_locked', holder };
-      if (err instanceof FinalTryRefusedError) return { granted: false, reason: 'final_try_declined', holder, retriesLeft: 1 };
-      if (err instanceof PinLengthError) return { granted: false, reason: 'pin_invalid', holder };
-      if (err instanceof TokenBlockedError) return { granted: false, reason: 'token_blocked', holder };
-      if (err instanceof TokenRemovedError) return { granted: false, reason: 'token_removed', holder };
-      if (err instanceof VerifierUnreachableError) return { granted: false, reason: 'verifier_unreachable', holder };
-      if (err instanceof VerifierRefusedError) {
-        if (err.remoteCode === 'ERR_CREDENTIAL_NOT_FOUND') return { granted: false, reason: 'not_enrolled', holder };
-        if (err.remoteCode === 'ERR_CREDENTIAL_STATE') return { granted: false, reason: 'token_blocked', holder };
-        if (err.remoteCode === 'ERR_PASSWORD_REQUIRED') {
-          // A kiosk sends no password: the user's policy (or this network's) must say token-only.
-          this.options.onAdminNotice?.(
-            `the verifier wants a password as well as the card of token ${token.serial} (${holder}): set the user's challenge policy with \`tokengate verifier policy set USERNAME token-only\`, or this kiosk's network's with \`tokengate verifier policy range CIDR token-only\``,
-          );
-          return { granted: false, reason: 'not_set_up', holder };
+      return this.#refusal(err, token, holder);
+    }
+  }
+
+  /** What a failure means at the door: one switch on the error's code (the union narrows it). */
+  #refusal(err: unknown, token: Token, holder: string): Verdict {
+    if (!(err instanceof TokengateError)) throw err;
+    const known = err as TokenLibraryError | VerifierLibraryError;
+    const denied = (reason: DenyReason, retriesLeft?: number): Verdict => ({ granted: false, reason, holder, ...(retriesLeft === undefined ? {} : { retriesLeft }) });
+    switch (known.code) {
+      case 'ERR_PIN_INCORRECT':
+        return denied('pin_incorrect', known.retriesLeft);
+      case 'ERR_PIN_LOCKED':
+        return denied('pin_locked');
+      case 'ERR_FINAL_TRY_REFUSED':
+        return denied('final_try_declined', 1);
+      case 'ERR_PIN_LENGTH':
+        return denied('pin_invalid');
+      case 'ERR_TOKEN_BLOCKED':
+        return denied('token_blocked');
+      case 'ERR_TOKEN_REMOVED':
+        return denied('token_removed');
+      case 'ERR_VERIFIER_UNREACHABLE':
+        return denied('verifier_unreachable');
+      case 'ERR_VERIFIER_REFUSED':
+        switch (known.remoteCode) {
+          case 'ERR_CREDENTIAL_NOT_FOUND':
+            return denied('not_enrolled');
+          case 'ERR_CREDENTIAL_STATE':
+            return denied('token_blocked');
+          case 'ERR_PASSWORD_REQUIRED':
+            // A kiosk sends no password: the user's policy (or this network's) must say token-only.
+            this.options.onAdminNotice?.(
+              `the verifier wants a password as well as the card of token ${token.serial} (${holder}): set the user's challenge policy with \`tokengate verifier policy set USERNAME token-only\`, or this kiosk's network's with \`tokengate verifier policy range CIDR token-only\``,
+            );
+            return denied('not_set_up');
+          default:
+            return denied('refused');
         }
-        return { granted: false, reason: 'refused', holder };
-      }
-      throw err;
+      default:
+        throw err;
     }
   }
 }
