@@ -89,17 +89,35 @@ interface BindingErrorShape {
  */
 const NATIVE_CKR_MESSAGE = /^CKR_[A-Z0-9_]+:(\d+)$/u;
 
-function bindingRv(e: BindingErrorShape): number | undefined {
+/** The CK_RV in whatever pkcs11js threw, if it carries one (also read by the signing worker thread). */
+export function bindingRv(err: unknown): number | undefined {
+  const e = (err ?? {}) as BindingErrorShape;
   if (e.name === 'Pkcs11Error' && typeof e.code === 'number') return e.code;
   const match = typeof e.message === 'string' ? NATIVE_CKR_MESSAGE.exec(e.message) : null;
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Codes after which a session is gone (closed, or its token pulled out): the one classifier of
+ * sessions, pools and the signing workers, which must then open new sessions and log in again.
+ */
+const SESSION_GONE = new Set<string>(['ERR_SESSION_CLOSED', 'ERR_TOKEN_REMOVED', 'ERR_TOKEN_NOT_PRESENT']);
+
+export function sessionGone(err: unknown): err is TokengateError {
+  return err instanceof TokengateError && SESSION_GONE.has(err.code);
+}
+
+/** The same, for a bare CK_RV (the worker thread's view); a finalized module loses its sessions too. */
+export function sessionGoneRv(rv: number, fn: string): boolean {
+  const { code } = errorForRv(rv, fn);
+  return SESSION_GONE.has(code) || code === 'ERR_MODULE_CLOSED';
 }
 
 /** Translates whatever pkcs11js threw from `fn` into one of ours. */
 export function translateBindingError(err: unknown, fn: string): TokengateError {
   if (err instanceof TokengateError) return err;
   const e = (err ?? {}) as BindingErrorShape;
-  const rv = bindingRv(e);
+  const rv = bindingRv(err);
   if (fn === 'load') {
     // Whatever `load` throws (dlopen's text, or a CKR from C_GetFunctionList), the module cannot be
     // used: always ModuleLoadError, keeping the CKR when there is one. dlopen's text names the path

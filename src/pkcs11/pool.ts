@@ -4,7 +4,7 @@
 // Concurrent signatures go to worker threads (sign-workers.ts) that sign in batches; a call with
 // no company goes straight to a session here, which is the quickest way for one signature.
 import { call } from './binding.js';
-import { SessionClosedError, TokenNotPresentError, TokenRemovedError, TokengateError, translateBindingError } from './errors.js';
+import { sessionGone, SessionClosedError, TokenNotPresentError, TokenRemovedError, TokengateError, translateBindingError } from './errors.js';
 import { describeRef, type ObjectRef, type TokenKey } from './objects.js';
 import type { PublicKey } from './public-key.js';
 import { checkPin, Session, type UserType } from './session.js';
@@ -35,7 +35,6 @@ export interface SessionPoolOptions {
 
 const RECOVERABLE = new Set(['ERR_TOKEN_REMOVED', 'ERR_SESSION_CLOSED']);
 /** Errors that mean a session is gone; with the token gone too they become TokenRemovedError. */
-const GONE = new Set(['ERR_SESSION_CLOSED', 'ERR_TOKEN_REMOVED', 'ERR_TOKEN_NOT_PRESENT']);
 
 interface Waiter {
   resolve(session: Session): void;
@@ -221,7 +220,7 @@ export class SessionPool implements AsyncDisposable {
 
   /** What a Session would say about a failure on a session of ours: a lost session with no token is a removed token. */
   #explain(err: unknown): unknown {
-    if (!(err instanceof TokengateError) || !GONE.has(err.code)) return err;
+    if (!sessionGone(err)) return err;
     if (this.#closed) return new SessionClosedError('the session pool is closed', { cause: err });
     if (err.code === 'ERR_TOKEN_REMOVED' || this.token.isPresent()) return err;
     const failure = err.rv === undefined ? undefined : { rv: err.rv, rvName: err.rvName!, fn: err.fn! };

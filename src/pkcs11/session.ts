@@ -11,6 +11,7 @@ import {
   SessionReadOnlyError,
   TokenRemovedError,
   TokengateError,
+  sessionGone,
 } from './errors.js';
 import { describeRef, findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
 import { forgetLogin, isRememberedLogin, rememberLogin } from './login-state.js';
@@ -53,7 +54,6 @@ const USER_TYPES: Record<UserType, number> = {
   contextSpecific: pkcs11js.CKU_CONTEXT_SPECIFIC,
 };
 
-const GONE = new Set(['ERR_SESSION_CLOSED', 'ERR_TOKEN_REMOVED', 'ERR_TOKEN_NOT_PRESENT']);
 
 /** Checks a PIN's type and length against the token's range without touching the token. */
 export function checkPin(pin: unknown, range: { min: number; max: number }, what = 'PIN'): string {
@@ -136,7 +136,7 @@ export class Session implements AsyncDisposable {
   }
 
   #explain(err: unknown): unknown {
-    if (!(err instanceof TokengateError) || !GONE.has(err.code)) return err;
+    if (!sessionGone(err)) return err;
     if (this.#closed) return new SessionClosedError('the session is closed', { cause: err });
     if (!this.token.isPresent()) {
       return new TokenRemovedError(`token "${this.token.label}" was removed`, {
@@ -366,7 +366,7 @@ export class Session implements AsyncDisposable {
     try {
       call(this.#lib, 'C_CloseSession', this.#handle);
     } catch (err) {
-      if (err instanceof TokengateError && (GONE.has(err.code) || err.code === 'ERR_MODULE_CLOSED')) return;
+      if (sessionGone(err) || (err instanceof TokengateError && err.code === 'ERR_MODULE_CLOSED')) return;
       throw err;
     }
   }

@@ -8,17 +8,9 @@ import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Handle, RawMechanism } from './binding.js';
+import { bindingRv, sessionGoneRv } from './errors.js';
 import { pkcs11js } from './native.js';
 import type { BatchDone, Failure, FromWorker, ToWorker, WorkerInit } from './sign-workers.js';
-
-// Return values after which the session is gone: the pool must log in again and send a reset.
-const GONE = new Set([
-  pkcs11js.CKR_SESSION_HANDLE_INVALID,
-  pkcs11js.CKR_SESSION_CLOSED,
-  pkcs11js.CKR_DEVICE_REMOVED,
-  pkcs11js.CKR_TOKEN_NOT_PRESENT,
-  pkcs11js.CKR_CRYPTOKI_NOT_INITIALIZED,
-]);
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -29,10 +21,10 @@ let session: Handle | undefined;
 let lost: Failure | undefined;
 
 function failure(err: unknown, fn: string): Failure {
-  const e = err as { name?: unknown; code?: unknown; message?: unknown };
-  // pkcs11js's Pkcs11Error carries the CK_RV; the main thread turns it into a typed error.
-  if (e?.name === 'Pkcs11Error' && typeof e.code === 'number') return { fn, rv: e.code };
-  return { fn, message: String(e?.message ?? err) };
+  // The CK_RV is read as the main thread reads it (errors.ts), which turns it into a typed error.
+  const rv = bindingRv(err);
+  if (rv !== undefined) return { fn, rv };
+  return { fn, message: String((err as { message?: unknown } | undefined)?.message ?? err) };
 }
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -133,7 +125,8 @@ function signBatch(batch: Extract<ToWorker, { type: 'sign' }>): void {
     } catch (err) {
       const f = failure(err, fn);
       failures.push({ index: i, ...f });
-      if (f.rv !== undefined && GONE.has(f.rv)) {
+      // The session is gone: the pool must log in again and send a reset.
+      if (f.rv !== undefined && sessionGoneRv(f.rv, f.fn)) {
         closeSession();
         lost = f;
       } else if (fn === 'C_Sign') {
