@@ -4,12 +4,12 @@
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
 import { presentTokens } from './select.js';
-import { checkPin } from './session.js';
+import { checkPin, pinValue, type Pin } from './pin.js';
 import type { TokenInfo } from './token-info.js';
 
 export interface InitializeTokenOptions {
   /** The SO PIN the token gets; within the token's PIN length range. */
-  soPin: string;
+  soPin: string | Pin;
   /** The token's label: 1–32 bytes of UTF-8. */
   label: string;
 }
@@ -40,6 +40,6 @@ export function findUninitializedSlot(lib: RawPkcs11): { slot: Handle; info: Tok
 export function initializeTokenIn(lib: RawPkcs11, slot: Handle, info: TokenInfo, options: InitializeTokenOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('initializing a token needs { soPin, label }');
   const label = paddedLabel(options.label);
-  checkPin(options.soPin, info.pinLength, 'SO PIN');
-  call(lib, 'C_InitToken', slot, options.soPin, label);
+  const soPin = pinValue(checkPin(options.soPin, info.pinLength, 'SO PIN'));
+  call(lib, 'C_InitToken', slot, soPin, label);
 }

@@ -8,6 +8,7 @@ import { sessionGone, SessionClosedError, TokenNotPresentError, TokenRemovedErro
 import { describeRef, type ObjectRef, type TokenKey } from './objects.js';
 import type { PublicKey } from './public-key.js';
 import { checkPin, Session, type UserType } from './session.js';
+import { Pin } from './pin.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import { SignWorkers, workerCount } from './sign-workers.js';
 import type { Token } from './token.js';
@@ -15,7 +16,7 @@ import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './ad
 
 export interface SessionPoolOptions {
   /** The PIN to log in with, and again after the token comes back. Kept in memory only; never sent to a worker. */
-  pin: string;
+  pin: string | Pin;
   /** Sessions to open for the calling thread; defaults to 4. */
   size?: number;
   userType?: Exclude<UserType, 'contextSpecific'>;
@@ -44,7 +45,7 @@ interface Waiter {
 export class SessionPool implements AsyncDisposable {
   readonly token: Token;
   readonly size: number;
-  readonly #pin: string;
+  readonly #pin: Pin;
   readonly #userType: Exclude<UserType, 'contextSpecific'>;
   #sessions: Session[] = [];
   #idle: Session[] = [];
@@ -71,7 +72,7 @@ export class SessionPool implements AsyncDisposable {
   private constructor(token: Token, options: SessionPoolOptions) {
     this.token = token;
     this.size = Math.max(1, Math.floor(options.size ?? 4));
-    this.#pin = options.pin;
+    this.#pin = Pin.from(options.pin);
     this.#userType = options.userType ?? 'user';
     this.#admission = options.admission;
   }

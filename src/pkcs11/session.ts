@@ -6,7 +6,6 @@ import {
   InvalidArgumentError,
   KeyNotFoundError,
   NotLoggedInError,
-  PinLengthError,
   SessionClosedError,
   SessionReadOnlyError,
   TokenRemovedError,
@@ -26,6 +25,7 @@ import type { PinSecret } from './login-guard.js';
 import { sendSecret } from './pin-attempt.js';
 import { noteOwnChange } from './token-changes.js';
 import { secretName } from './pin-state.js';
+import { checkPin, pinValue, type Pin } from './pin.js';
 
 export interface SessionOptions {
   /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
@@ -55,17 +55,7 @@ const USER_TYPES: Record<UserType, number> = {
 };
 
 
-/** Checks a PIN's type and length against the token's range without touching the token. */
-export function checkPin(pin: unknown, range: { min: number; max: number }, what = 'PIN'): string {
-  if (typeof pin !== 'string') throw new InvalidArgumentError(`${what} must be a string`);
-  const length = Buffer.byteLength(pin, 'utf8');
-  // Some modules report 0 or CK_UNAVAILABLE_INFORMATION for an unknown bound.
-  const max = range.max > 0 && range.max < 0xffff ? range.max : Infinity;
-  if (length < range.min || length > max || length === 0) {
-    throw new PinLengthError(`${what} must be ${range.min}–${max === Infinity ? 'any' : max} bytes long`);
-  }
-  return pin;
-}
+export { checkPin } from './pin.js';
 
 export class Session implements AsyncDisposable {
   readonly token: Token;
@@ -152,30 +142,30 @@ export class Session implements AsyncDisposable {
    * token that never locks (sendSecret). A locked PIN, a last try not allowed, a blocked token or
    * a PIN of the wrong length are refused before the token sees the PIN.
    */
-  async login(pin: string, options: LoginOptions = {}): Promise<void> {
+  async login(pin: string | Pin, options: LoginOptions = {}): Promise<void> {
     const userType = options.userType ?? 'user';
     if (!(userType in USER_TYPES)) throw new InvalidArgumentError(`unknown user type ${String(userType)}`);
     const info = this.token.info();
     const secret: PinSecret = userType === 'so' ? 'so' : 'user';
-    checkPin(pin, info.pinLength, secretName(secret));
+    const value = pinValue(checkPin(pin, info.pinLength, secretName(secret)));
     const { path } = this.token.module;
     const { serial } = this.token;
     await this.exclusive(async (lib, session) => {
       this.#admit(lib, session);
       await sendSecret({ token: this.token, secret, allowFinalTry: options.allowFinalTry === true, info }, () => {
-        const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], pin);
+        const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], value);
         try {
           attempt();
         } catch (err) {
           if (!(err instanceof TokengateError && err.rvName === 'CKR_USER_ALREADY_LOGGED_IN')) throw err;
           // The token did not look at this PIN. Accept it only if it is the one we logged in with;
           // otherwise (another PIN, or a login made by someone else) prove it for real.
-          if (isRememberedLogin(path, serial, userType, pin)) return;
+          if (isRememberedLogin(path, serial, userType, value)) return;
           forgetLogin(path, serial);
           call(lib, 'C_Logout', session);
           attempt();
         }
-        if (userType !== 'contextSpecific') rememberLogin(path, serial, userType, pin);
+        if (userType !== 'contextSpecific') rememberLogin(path, serial, userType, value);
       });
     });
   }
@@ -256,7 +246,7 @@ export class Session implements AsyncDisposable {
    * Signs an authentication challenge with a private key on the token. ECDSA input is hashed on
    * the host (tokens' CKM_ECDSA signs a digest); the token call runs on the libuv pool.
    */
-  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string; allowFinalTry?: boolean } = {}): Promise<Buffer> {
+  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string | Pin; allowFinalTry?: boolean } = {}): Promise<Buffer> {
     // Finding the key, the checks and the signature are ONE exclusive operation: as two, a close()
     // queued between them closed the session under a signature already in flight.
     return this.exclusive(async (lib, session) => {
@@ -276,9 +266,8 @@ export class Session implements AsyncDisposable {
       }
       if (resolved.alwaysAuthenticate && options.contextPin !== undefined) {
         // A PIN per signature is the user's PIN: it counts on the user's counter like any login.
-        const contextPin = options.contextPin;
         const info = this.token.info();
-        checkPin(contextPin, info.pinLength, 'PIN');
+        const contextPin = pinValue(checkPin(options.contextPin, info.pinLength, 'PIN'));
         await sendSecret({ token: this.token, secret: 'user', allowFinalTry: options.allowFinalTry === true, info }, () =>
           call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, contextPin),
         );
@@ -314,14 +303,14 @@ export class Session implements AsyncDisposable {
   }
 
   /** Sets the user PIN as the security officer (C_InitPIN): first set-up, or the SO's way to unblock. */
-  async initUserPin(newPin: string): Promise<void> {
-    checkPin(newPin, this.token.info().pinLength, 'new PIN');
+  async initUserPin(newPin: string | Pin): Promise<void> {
+    const value = pinValue(checkPin(newPin, this.token.info().pinLength, 'new PIN'));
     if (!this.readWrite) throw new SessionReadOnlyError('the SO sets the user PIN in a read-write session');
     await this.exclusive((lib, session) => {
       if (call(lib, 'C_GetSessionInfo', session).state !== CKS_RW_SO_FUNCTIONS) {
         throw new NotLoggedInError('log in as the SO ({ userType: "so" }) to set the user PIN');
       }
-      call(lib, 'C_InitPIN', session, newPin);
+      call(lib, 'C_InitPIN', session, value);
       forgetLogin(this.token.module.path, this.token.serial);
       // A new user PIN: whatever the host counted against the old one is over.
       this.token.loginGuard?.reset(this.token.guardIdentity, 'user');
@@ -335,20 +324,20 @@ export class Session implements AsyncDisposable {
    * the user logs in with the old PIN first and out again after: OpenSC, set up to unblock with a
    * PUK, reads C_SetPIN in an unlogged session as "PUK, new PIN", and would spend a PUK try.
    */
-  async changePin(oldPin: string, newPin: string, options: { allowFinalTry?: boolean } = {}): Promise<void> {
+  async changePin(oldPin: string | Pin, newPin: string | Pin, options: { allowFinalTry?: boolean } = {}): Promise<void> {
     const info = this.token.info();
-    checkPin(oldPin, info.pinLength, 'current PIN');
-    checkPin(newPin, info.pinLength, 'new PIN');
+    const current = checkPin(oldPin, info.pinLength, 'current PIN');
+    const next = pinValue(checkPin(newPin, info.pinLength, 'new PIN'));
     if (!this.readWrite) throw new SessionReadOnlyError('a PIN is changed in a read-write session');
     const allowFinalTry = options.allowFinalTry === true;
     const loggedIn = await this.isLoggedIn();
-    if (!loggedIn) await this.login(oldPin, { allowFinalTry });
+    if (!loggedIn) await this.login(current, { allowFinalTry });
     try {
       await this.exclusive(async (lib, session) => {
         const { state } = call(lib, 'C_GetSessionInfo', session);
         // C_SetPIN checks the old PIN itself: a wrong one counts like a wrong login.
         const secret: PinSecret = state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user';
-        await sendSecret({ token: this.token, secret, allowFinalTry, info }, () => call(lib, 'C_SetPIN', session, oldPin, newPin));
+        await sendSecret({ token: this.token, secret, allowFinalTry, info }, () => call(lib, 'C_SetPIN', session, pinValue(current), next));
         forgetLogin(this.token.module.path, this.token.serial);
         noteOwnChange(this.token);
       });

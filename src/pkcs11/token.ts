@@ -16,6 +16,7 @@ import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
 import { unblockPin, type UnblockPinOptions } from './unblock.js';
 import type { GuardedToken, LoginGuard, PinSecret } from './login-guard.js';
 import { pinStateOf, type PinState } from './pin-state.js';
+import type { Pin } from './pin.js';
 import { changedElsewhere } from './token-changes.js';
 
 export class Token {
@@ -141,7 +142,7 @@ export class Token {
   }
 
   /** Changes the user PIN, old to new, in a read-write session of its own (C_SetPIN). */
-  async changePin(oldPin: string, newPin: string, options: { allowFinalTry?: boolean } = {}): Promise<void> {
+  async changePin(oldPin: string | Pin, newPin: string | Pin, options: { allowFinalTry?: boolean } = {}): Promise<void> {
     await using session = await this.openSession({ write: true });
     await session.changePin(oldPin, newPin, options);
   }

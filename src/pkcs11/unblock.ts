@@ -10,12 +10,12 @@ import { InvalidArgumentError, PinLockedError, SessionReadOnlyError, TokengateEr
 import { sendSecret } from './pin-attempt.js';
 import { noteOwnChange } from './token-changes.js';
 import { forgetLogin } from './login-state.js';
-import { checkPin } from './session.js';
+import { checkPin, pinValue, type Pin } from './pin.js';
 import type { Token } from './token.js';
 
 export type UnblockPinOptions =
-  | { puk: string; newPin: string; soPin?: undefined; allowFinalTry?: boolean }
-  | { soPin: string; newPin: string; puk?: undefined; allowFinalTry?: boolean };
+  | { puk: string | Pin; newPin: string | Pin; soPin?: undefined; allowFinalTry?: boolean }
+  | { soPin: string | Pin; newPin: string | Pin; puk?: undefined; allowFinalTry?: boolean };
 
 /** The strategy an unblock with these options takes. */
 export function unblockStrategy(options: UnblockPinOptions): 'puk' | 'so' {
@@ -32,16 +32,16 @@ const PUK_UNSUPPORTED = new Set(['CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_PIN_NOT
 const SO_UNSUPPORTED = new Set(['CKR_GENERAL_ERROR', 'CKR_FUNCTION_NOT_SUPPORTED', 'CKR_USER_TYPE_INVALID', 'CKR_FUNCTION_FAILED']);
 
 /** Unblocks with the PUK: C_SetPIN in a read-write session that is not logged in. */
-export async function unblockWithPuk(token: Token, puk: string, newPin: string, allowFinalTry = false): Promise<void> {
+export async function unblockWithPuk(token: Token, puk: string | Pin, newPin: string | Pin, allowFinalTry = false): Promise<void> {
   const info = token.info();
   // PIV PUKs are 8 bytes; the token's PIN range is the only bound PKCS#11 gives for either.
-  checkPin(puk, { min: 1, max: info.pinLength.max }, 'PUK');
-  checkPin(newPin, info.pinLength, 'new PIN');
+  const pukValue = pinValue(checkPin(puk, { min: 1, max: info.pinLength.max }, 'PUK'));
+  const newValue = pinValue(checkPin(newPin, info.pinLength, 'new PIN'));
   await using session = await token.openSession({ write: true });
   await session.exclusive(async (lib, handle) => {
     try {
       // A wrong PUK counts on the PUK's own counter (the card's, or the guard's for a host-counted token).
-      await sendSecret({ token, secret: 'puk', allowFinalTry, info }, () => call(lib, 'C_SetPIN', handle, puk, newPin));
+      await sendSecret({ token, secret: 'puk', allowFinalTry, info }, () => call(lib, 'C_SetPIN', handle, pukValue, newValue));
     } catch (err) {
       if (err instanceof PinLockedError && !err.lockedNow && err.rv !== undefined) {
         throw Object.assign(
@@ -67,8 +67,8 @@ export async function unblockWithPuk(token: Token, puk: string, newPin: string, 
 }
 
 /** Unblocks as the security officer: SO login in a read-write session, then C_InitPIN. */
-export async function unblockWithSoPin(token: Token, soPin: string, newPin: string, allowFinalTry = false): Promise<void> {
-  checkPin(newPin, token.info().pinLength, 'new PIN');
+export async function unblockWithSoPin(token: Token, soPin: string | Pin, newPin: string | Pin, allowFinalTry = false): Promise<void> {
+  const next = checkPin(newPin, token.info().pinLength, 'new PIN');
   await using session = await token.openSession({ write: true });
   try {
     await session.login(soPin, { userType: 'so', allowFinalTry });
@@ -88,7 +88,7 @@ export async function unblockWithSoPin(token: Token, soPin: string, newPin: stri
     throw err;
   }
   try {
-    await session.initUserPin(newPin);
+    await session.initUserPin(next);
   } finally {
     await session.logout();
   }

@@ -3,13 +3,12 @@
 // into U+FFFD, so a password set with U+FFFD would open with any lone surrogate, and any lone
 // surrogate with any other. Such a secret is refused, never replaced.
 import { InvalidInputError } from '../errors.js';
+import { isWellFormed } from '../../util/well-formed.js';
 
-// ES2024's String.prototype.isWellFormed: Node 20 has it, the ES2022 lib we compile against does not declare it.
-type Es2024String = string & { isWellFormed(): boolean };
 
 /** Throws InvalidInputError naming `field` (never echoing the value) when `value` holds a lone surrogate. */
 export function checkSecret(value: unknown, field: string): void {
-  if (typeof value === 'string' && !(value as Es2024String).isWellFormed()) {
+  if (typeof value === 'string' && !isWellFormed(value)) {
     throw new InvalidInputError(`${field}: not well-formed Unicode (a lone surrogate)`);
   }
 }
