@@ -11,13 +11,11 @@ import { Blocklist, HostLockout, Pkcs11Module, type Token } from '../src/index.j
 import { VerifierClient, enrollToken } from '../src/client/index.js';
 import { buildVerifierServer } from '../src/verifier/index.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
 import { useSoftHsm } from './helpers/softhsm.js';
-import { openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const hsm = useSoftHsm({ tokens: [{ label: 'enrolled card', keys: [] }, { label: 'stranger card' }] });
-const engines = useStoreEngines(['sqlite']);
-let smtp: SmtpPeer;
+const stack = useVerifierStack(['sqlite']);
 let verifier: Verifier;
 let app: FastifyInstance;
 let url: string;
@@ -46,8 +44,7 @@ function kiosk(pinSource: PinSource, client = new VerifierClient(url), blocklist
 }
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
+  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp);
   app = await buildVerifierServer(verifier);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   lockout = new HostLockout({ stateDir });
@@ -67,7 +64,6 @@ afterAll(async () => {
   await mod?.close();
   await app?.close();
   await verifier?.close();
-  await smtp?.stop();
 });
 
 describe('the kiosk', () => {

@@ -10,18 +10,15 @@ import { CredentialNotFoundError, CredentialStateError, RateLimitedError } from 
 import type { IssuedChallenge } from '../src/verifier/tokens/challenges.js';
 import { openDatabase, type Verifier } from '../src/verifier/verifier.js';
 import { issue, rootCa, type Issued } from './helpers/pki.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 import { certifyTokenKey } from './helpers/token-certificates.js';
-import { ENGINES, openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { ENGINES, openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const hsm = useSoftHsm({ tokens: [{ label: 'enrolled' }] });
-const engines = useStoreEngines();
+const stack = useVerifierStack();
 const PASSWORD = 'correct horse battery';
 const IP = '203.0.113.44';
 const LABELS = ['p256', 'p384', 'rsa2048', 'ed25519'] as const;
-
-let smtp: SmtpPeer;
 let root: Issued;
 let mod: Pkcs11Module;
 let session: Session;
@@ -31,13 +28,12 @@ const spki = new Map<string, Buffer>();
 const credential = new Map<string, string>();
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
   root = await rootCa();
   mod = await Pkcs11Module.load(hsm.current.modulePath);
   session = await mod.token({ label: 'enrolled' }).openSession();
   await session.login(hsm.current.tokens[0]!.userPin);
   for (const k of hsm.current.tokens[0]!.keys) spki.set(k.label, Buffer.from(k.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp, {
+  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp, {
     now: () => clock,
     verifierId: 'door-verifier',
     certificatePolicy: { trustAnchors: [root.certificate] },
@@ -55,7 +51,6 @@ afterAll(async () => {
   await verifier?.close();
   await session?.close();
   await mod?.close();
-  await smtp?.stop();
 });
 
 async function challenge(label: string, username = 'alice', purpose: 'login' | 'step-up' = 'login'): Promise<IssuedChallenge> {
@@ -245,17 +240,17 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     }
     // Mailed instead of shown: it arrives at bob's address.
     await verifier.temporaryPasswords.issue('helpdesk', 'bob', { deliver: 'mail' });
-    await smtp.nextMail('bob@example.test'); // the first: bob's security token, when he was created
-    const mail = await smtp.nextMail('bob@example.test');
+    await stack.smtp.nextMail('bob@example.test'); // the first: bob's security token, when he was created
+    const mail = await stack.smtp.nextMail('bob@example.test');
     expect(mail.text).toMatch(/Temporary password: [A-Za-z0-9]{20}/);
   });
 });
 
 describe.each(ENGINES)('the replay race on %s', (engine) => {
   it('twenty copies of one response at once, across two verifier instances: exactly one succeeds', async () => {
-    const database = await engines.newDatabase(engine);
-    const first = await openVerifier(database, smtp, { verifierId: 'race' });
-    const second = engine === 'postgres' ? await openVerifier(database, smtp, { verifierId: 'race' }) : first;
+    const database = await stack.newDatabase(engine);
+    const first = await openVerifier(database, stack.smtp, { verifierId: 'race' });
+    const second = engine === 'postgres' ? await openVerifier(database, stack.smtp, { verifierId: 'race' }) : first;
     try {
       await first.admin.create('test', { username: 'racer', email: 'racer@example.test', password: PASSWORD });
       await first.admin.setChallengePolicy('test', 'racer', 'token-only');
@@ -280,8 +275,8 @@ describe.each(ENGINES)('the replay race on %s', (engine) => {
 
 describe.each(ENGINES)('the client address budget on %s', (engine) => {
   it('an address over its failure budget is refused before any signature of its is checked; other addresses are not', async () => {
-    const database = await engines.newDatabase(engine);
-    const budgeted = await openVerifier(database, smtp, { verifierId: 'budget', ipLimit: { failures: 3 }, lockout: { threshold: 10 } });
+    const database = await stack.newDatabase(engine);
+    const budgeted = await openVerifier(database, stack.smtp, { verifierId: 'budget', ipLimit: { failures: 3 }, lockout: { threshold: 10 } });
     const guesser = '198.51.100.7';
     try {
       await budgeted.admin.create('test', { username: 'carol', email: 'carol@example.test', password: PASSWORD });
@@ -313,8 +308,8 @@ describe.each(ENGINES)('the client address budget on %s', (engine) => {
 
 describe.each(ENGINES)('issuing challenges on %s', (engine) => {
   it('stores a challenge only when one is handed out: unknown user or token, blocked token, deactivated or frozen user get none', async () => {
-    const database = await engines.newDatabase(engine);
-    const issuer = await openVerifier(database, smtp, { verifierId: 'issuer' });
+    const database = await stack.newDatabase(engine);
+    const issuer = await openVerifier(database, stack.smtp, { verifierId: 'issuer' });
     const store = openDatabase(database);
     try {
       await issuer.admin.create('test', { username: 'erin', email: 'erin@example.test', password: PASSWORD });

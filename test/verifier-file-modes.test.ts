@@ -7,19 +7,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerifierWarning } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { openVerifier } from './helpers/verifier.js';
+import { openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const dir = mkdtempSync(join(tmpdir(), 'tokengate-modes-'));
-let smtp: SmtpPeer;
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
 });
 afterAll(async () => {
-  await smtp.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+const stack = useVerifierStack(['sqlite']);
 
 describe('the SQLite file modes', () => {
   it('creates a fresh database 0600, and its -wal and -shm, even under a permissive umask', async () => {
@@ -28,7 +26,7 @@ describe('the SQLite file modes', () => {
     // 0 would leave SQLite's own default (0644) untouched: the mode must come from us.
     const umask = process.umask(0);
     try {
-      const verifier = await openVerifier(database, smtp, { onWarning: (w) => warnings.push(w) });
+      const verifier = await openVerifier(database, stack.smtp, { onWarning: (w) => warnings.push(w) });
       try {
         await verifier.admin.create('test', { username: 'dana', email: 'dana@example.test', password: 'correct horse battery' });
         expect({ db: mode(database), wal: mode(`${database}-wal`), shm: mode(`${database}-shm`) }).toEqual({ db: 0o600, wal: 0o600, shm: 0o600 });
@@ -48,7 +46,7 @@ describe('the SQLite file modes', () => {
       chmodSync(file, 0o644);
     }
     const warnings: VerifierWarning[] = [];
-    const verifier = await openVerifier(database, smtp, { onWarning: (w) => warnings.push(w) });
+    const verifier = await openVerifier(database, stack.smtp, { onWarning: (w) => warnings.push(w) });
     try {
       expect(warnings.map((w) => w.code)).toEqual(['WARN_DATABASE_MODE']);
       expect(warnings[0]!.message).toContain('0644');

@@ -8,20 +8,16 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildVerifierServer, type VerifierServerOptions } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const DEADLINE_MS = 3_000;
-let smtp: SmtpPeer;
 let verifier: Verifier;
-const engines = useStoreEngines(['sqlite']);
+const stack = useVerifierStack(['sqlite']);
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
+  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp);
 });
 afterAll(async () => {
   await verifier?.close();
-  await smtp?.stop();
 });
 
 let app: FastifyInstance | undefined;

@@ -5,11 +5,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { openVerifier, tokenIn, useStoreEngines } from './helpers/verifier.js';
+import { openVerifier, tokenIn, useVerifierStack } from './helpers/verifier.js';
 
 const PASSWORD = 'correct horse battery';
-let smtp: SmtpPeer;
 let verifier: Verifier;
 let app: FastifyInstance;
 let proxied: FastifyInstance;
@@ -17,11 +15,10 @@ let adminKey: string;
 let helpdeskKey: string;
 let auditKey: string;
 let token: string;
-const engines = useStoreEngines(['sqlite']);
+const stack = useVerifierStack(['sqlite']);
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp, { ipLimit: { failures: 1000 } });
+  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp, { ipLimit: { failures: 1000 } });
   app = await buildVerifierServer(verifier);
   proxied = await buildVerifierServer(verifier, { trustedProxies: ['10.0.0.0/8'] });
   adminKey = (await verifier.apiKeys.create('test', 'admin', ['admin'])).key;
@@ -34,13 +31,12 @@ beforeAll(async () => {
     payload: { username: 'alice', email: 'alice@example.test', password: PASSWORD },
   });
   expect(created.statusCode).toBe(201);
-  token = tokenIn((await smtp.nextMail('alice@example.test')).text);
+  token = tokenIn((await stack.smtp.nextMail('alice@example.test')).text);
 });
 afterAll(async () => {
   await app?.close();
   await proxied?.close();
   await verifier?.close();
-  await smtp?.stop();
 });
 
 function login(payload: unknown, remoteAddress = '203.0.113.5', server = app) {
@@ -88,7 +84,7 @@ describe('login over HTTP', () => {
   it('resets a token through self-service: 202, and the new token arrives by mail', async () => {
     const response = await app.inject({ method: 'POST', url: '/v1/self/security-token/reset', payload: { username: 'alice', password: PASSWORD } });
     expect(response.statusCode).toBe(202);
-    const fresh = tokenIn((await smtp.nextMail('alice@example.test')).text);
+    const fresh = tokenIn((await stack.smtp.nextMail('alice@example.test')).text);
     expect((await login({ username: 'alice', password: PASSWORD, securityToken: token })).statusCode).toBe(401);
     expect((await login({ username: 'alice', password: PASSWORD, securityToken: fresh })).statusCode).toBe(200);
     token = fresh;

@@ -1,23 +1,15 @@
 // Throttling and lockout that cannot be turned against users, on both stores.
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { splitAppended } from '../src/verifier/accounts/credentials.js';
 import { InvalidCredentialsError, RateLimitedError } from '../src/verifier/errors.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { ENGINES, openVerifier, tokenIn, useStoreEngines } from './helpers/verifier.js';
+import { ENGINES, openVerifier, tokenIn, useVerifierStack } from './helpers/verifier.js';
 
 const PASSWORD = 'correct horse battery';
 const IP = '203.0.113.9';
 
-let smtp: SmtpPeer;
-beforeAll(async () => {
-  smtp = await startSmtpPeer();
-});
-afterAll(async () => {
-  await smtp.stop();
-});
-const engines = useStoreEngines();
+const stack = useVerifierStack();
 
 describe('splitting password + appended token', () => {
   it('takes exactly the last tokenLength characters, and joins back to the input', () => {
@@ -49,10 +41,10 @@ describe.each(ENGINES)('lockout on %s', (engine) => {
   });
 
   async function setUp(options: Parameters<typeof openVerifier>[2] = {}): Promise<{ username: string; token: string }> {
-    verifier = await openVerifier(await engines.newDatabase(engine), smtp, options);
+    verifier = await openVerifier(await stack.newDatabase(engine), stack.smtp, options);
     const username = `locked${++seq}.${engine}`;
     await verifier.admin.create('test', { username, email: `${username}@example.test`, password: PASSWORD });
-    return { username, token: tokenIn((await smtp.nextMail(`${username}@example.test`)).text) };
+    return { username, token: tokenIn((await stack.smtp.nextMail(`${username}@example.test`)).text) };
   }
 
   it('50 concurrent wrong logins: exactly the threshold is counted, the lock engages, real checks stop', async () => {
@@ -154,6 +146,6 @@ describe.each(ENGINES)('lockout on %s', (engine) => {
   });
 
   it('refuses a threshold above 100 (NIST SP 800-63B)', async () => {
-    await expect(openVerifier(await engines.newDatabase(engine), smtp, { lockout: { threshold: 101 } })).rejects.toThrow(RangeError);
+    await expect(openVerifier(await stack.newDatabase(engine), stack.smtp, { lockout: { threshold: 101 } })).rejects.toThrow(RangeError);
   });
 });

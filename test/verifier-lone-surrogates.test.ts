@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../src/verifier/errors.js';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { ENGINES, openVerifier, tokenIn, useStoreEngines } from './helpers/verifier.js';
+import { ENGINES, openVerifier, tokenIn, useVerifierStack } from './helpers/verifier.js';
 
 // The password holds a real U+FFFD and a surrogate pair; LONE is the same with a lone surrogate.
 const PASSWORD = 'correct horse \ufffd battery \u{1F511}';
@@ -16,14 +15,7 @@ const LONE_JSON = '"correct horse \\ud800 battery \\ud83d\\udd11"';
 const LONE = JSON.parse(LONE_JSON) as string;
 const CLIENT = '203.0.113.77';
 
-let smtp: SmtpPeer;
-beforeAll(async () => {
-  smtp = await startSmtpPeer();
-});
-afterAll(async () => {
-  await smtp.stop();
-});
-const engines = useStoreEngines();
+const stack = useVerifierStack();
 
 describe.each(ENGINES)('lone surrogates in secrets on %s', (engine) => {
   let verifier: Verifier;
@@ -33,11 +25,11 @@ describe.each(ENGINES)('lone surrogates in secrets on %s', (engine) => {
   const username = `fffd.${engine}`;
 
   beforeAll(async () => {
-    verifier = await openVerifier(await engines.newDatabase(engine), smtp);
+    verifier = await openVerifier(await stack.newDatabase(engine), stack.smtp);
     app = await buildVerifierServer(verifier);
     adminKey = (await verifier.apiKeys.create('test', 'admin', ['admin'])).key;
     await verifier.admin.create('test', { username, email: `${username}@example.test`, password: PASSWORD });
-    token = tokenIn((await smtp.nextMail(`${username}@example.test`)).text);
+    token = tokenIn((await stack.smtp.nextMail(`${username}@example.test`)).text);
   });
   afterAll(async () => {
     await app?.close();

@@ -10,16 +10,14 @@ import { buildVerifierServer } from '../src/verifier/http/server.js';
 import { VerifierClient } from '../src/client/verifier-client.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { issue, type Issued } from './helpers/pki.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { ENGINES, openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { ENGINES, openVerifier, useVerifierStack } from './helpers/verifier.js';
 
-const engines = useStoreEngines();
+const stack = useVerifierStack();
 const PASSWORD = 'correct horse battery';
 const KIOSK = '198.51.100.20';
 const RANGES = '/v1/admin/challenge-policy-ranges';
 
 describe.each(ENGINES)('challenge policy over HTTP on %s', (engine) => {
-  let smtp: SmtpPeer;
   let verifier: Verifier;
   let app: FastifyInstance;
   let url: string;
@@ -28,9 +26,8 @@ describe.each(ENGINES)('challenge policy over HTTP on %s', (engine) => {
   let card: Issued;
 
   beforeAll(async () => {
-    smtp = await startSmtpPeer();
     // Two failures per address: a refusal that counted would show at once (429).
-    verifier = await openVerifier(await engines.newDatabase(engine), smtp, { ipLimit: { failures: 2 } });
+    verifier = await openVerifier(await stack.newDatabase(engine), stack.smtp, { ipLimit: { failures: 2 } });
     app = await buildVerifierServer(verifier);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     adminKey = (await verifier.apiKeys.create('test', 'admin', ['admin'])).key;
@@ -41,7 +38,6 @@ describe.each(ENGINES)('challenge policy over HTTP on %s', (engine) => {
   afterAll(async () => {
     await app?.close();
     await verifier?.close();
-    await smtp?.stop();
   });
 
   const as = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -5,21 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import { openDatabase, type Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
-import { ENGINES, openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { ENGINES, openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const PASSWORD = 'correct horse battery';
 const WRONG_TOKEN = 'A'.repeat(24);
 const CLIENT = '203.0.113.40';
 
-let smtp: SmtpPeer;
-beforeAll(async () => {
-  smtp = await startSmtpPeer();
-});
-afterAll(async () => {
-  await smtp.stop();
-});
-const engines = useStoreEngines();
+const stack = useVerifierStack();
 
 describe.each(ENGINES)('refusal work on %s', (engine) => {
   let database: string;
@@ -28,8 +20,8 @@ describe.each(ENGINES)('refusal work on %s', (engine) => {
   const expectedBody = JSON.stringify({ error: { code: 'ERR_INVALID_CREDENTIALS', message: 'invalid username, password, security token; or user locked out' } });
 
   beforeAll(async () => {
-    database = await engines.newDatabase(engine);
-    verifier = await openVerifier(database, smtp, { lockout: { threshold: 3 }, ipLimit: { failures: 10_000 } });
+    database = await stack.newDatabase(engine);
+    verifier = await openVerifier(database, stack.smtp, { lockout: { threshold: 3 }, ipLimit: { failures: 10_000 } });
     app = await buildVerifierServer(verifier);
     for (const name of ['plain', 'gone', 'icy', 'ranged', 'shut', 'crowded']) {
       await verifier.admin.create('test', { username: name, email: `${name}@example.test`, password: PASSWORD, ...(name === 'ranged' ? { loginIpRanges: ['10.0.0.0/8'] } : {}) });

@@ -8,14 +8,12 @@ import { Blocklist, Pkcs11Module, type Session } from '../src/index.js';
 import { enrollToken, signInWithToken, VerifierClient } from '../src/client/index.js';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { startSmtpPeer, type SmtpPeer } from './helpers/smtp.js';
 import { useSoftHsm } from './helpers/softhsm.js';
-import { openVerifier, useStoreEngines } from './helpers/verifier.js';
+import { openVerifier, useVerifierStack } from './helpers/verifier.js';
 
 const hsm = useSoftHsm({ tokens: [{ label: 'kiosk-card', keys: [] }] });
-const engines = useStoreEngines(['sqlite']);
+const stack = useVerifierStack(['sqlite']);
 const PASSWORD = 'correct horse battery';
-let smtp: SmtpPeer;
 let verifier: Verifier;
 let app: FastifyInstance;
 let url: string;
@@ -25,8 +23,7 @@ let admin: VerifierClient;
 let helpdesk: VerifierClient;
 
 beforeAll(async () => {
-  smtp = await startSmtpPeer();
-  verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
+  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp);
   app = await buildVerifierServer(verifier);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
@@ -42,7 +39,6 @@ afterAll(async () => {
   await mod?.close();
   await app?.close();
   await verifier?.close();
-  await smtp?.stop();
 });
 
 describe('a token enrolled and used over HTTP', () => {

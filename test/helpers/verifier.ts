@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../native-fixtures/postgres/server.js';
 import { ServerSecret } from '../../src/verifier/server-secret.js';
 import { Verifier, type VerifierOptions } from '../../src/verifier/verifier.js';
-import type { SmtpPeer } from './smtp.js';
+import { startSmtpPeer, type SmtpPeer } from './smtp.js';
 
 export type EngineName = 'sqlite' | 'postgres';
 export const ENGINES: readonly EngineName[] = ['sqlite', 'postgres'];
@@ -76,4 +76,33 @@ export function tokenIn(text: string, name?: string): string {
 
 export async function openVerifier(database: string, smtp: SmtpPeer, overrides: Partial<VerifierOptions> = {}): Promise<Verifier> {
   return Verifier.open(testVerifierOptions(database, smtp, overrides));
+}
+
+export interface VerifierStack {
+  /** The SMTP peer every verifier of the file mails to. */
+  readonly smtp: SmtpPeer;
+  /** A fresh database on `engine` (a SQLite file, or a PostgreSQL database). */
+  newDatabase(engine: EngineName): Promise<string>;
+}
+
+/**
+ * The verifier tests' set-up in one call: an SMTP peer for the file, and the store engines
+ * (PostgreSQL started only when asked for), both stopped after the file's tests.
+ */
+export function useVerifierStack(engines: readonly EngineName[] = ENGINES): VerifierStack {
+  const stores = useStoreEngines(engines);
+  let smtp: SmtpPeer | undefined;
+  beforeAll(async () => {
+    smtp = await startSmtpPeer();
+  });
+  afterAll(async () => {
+    await smtp?.stop();
+  });
+  return {
+    get smtp(): SmtpPeer {
+      if (!smtp) throw new Error('SMTP peer not started');
+      return smtp;
+    },
+    newDatabase: (engine) => stores.newDatabase(engine),
+  };
 }
