@@ -67,14 +67,14 @@ function resolveModulePath(path: string): string {
   return real;
 }
 
-function acquireLibrary(path: string): LoadedLibrary {
+function acquireLibrary(path: string, binding?: RawPkcs11): LoadedLibrary {
   const real = resolveModulePath(path);
   const existing = libraries.get(real);
   if (existing && existing.pid === process.pid) {
     existing.refs += 1;
     return existing;
   }
-  const lib = existing?.lib ?? new pkcs11js.PKCS11();
+  const lib = existing?.lib ?? binding ?? new pkcs11js.PKCS11();
   if (!existing) {
     try {
       call(lib, 'load', real);
@@ -119,6 +119,11 @@ export interface LoadOptions {
    * guard count for software slots (SoftHSM); `'host'` or `'token'` decide for every token of the module.
    */
   pinCounting?: PinCounting;
+  /**
+   * @internal For tests only: the binding to use instead of pkcs11js (an in-memory PKCS#11, say).
+   * `path` must still name a file: it keys the process's one instance per library.
+   */
+  binding?: RawPkcs11;
 }
 
 /**
@@ -145,7 +150,7 @@ export class Pkcs11Module implements AsyncDisposable {
     const guardChoice = checkLoginGuardChoice(options.loginGuard);
     const pinCounting = checkPinCounting(options.pinCounting);
     if (options.env) Object.assign(process.env, options.env);
-    return new Pkcs11Module(acquireLibrary(path), guardChoice, pinCounting);
+    return new Pkcs11Module(acquireLibrary(path, options.binding), guardChoice, pinCounting);
   }
 
   /** The guard that counts for this module's host-counted tokens (undefined with `loginGuard: 'none'`). */
