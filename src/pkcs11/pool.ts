@@ -3,13 +3,13 @@
 // own, and when the token is pulled out and put back it opens fresh sessions and logs in again.
 // Concurrent signatures go to worker threads (sign-workers.ts) that sign in batches; a call with
 // no company goes straight to a session here, which is the quickest way for one signature.
-import { call } from './binding.js';
-import { sessionGone, SessionClosedError, TokenNotPresentError, TokenRemovedError, TokengateError, translateBindingError } from './errors.js';
+import { sessionGone, SessionClosedError, TokenNotPresentError, TokenRemovedError, TokengateError } from './errors.js';
 import { describeRef, type ObjectRef, type TokenKey } from './objects.js';
 import type { PublicKey } from './public-key.js';
 import { checkPin, Session, type UserType } from './session.js';
 import { Pin } from './pin.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
+import { signOn } from './session-signing.js';
 import { SignWorkers, workerCount } from './sign-workers.js';
 import type { Token } from './token.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
@@ -287,14 +287,11 @@ export class SessionPool implements AsyncDisposable {
           try {
             if (resolved.alwaysAuthenticate) return await session.signChallenge(resolved, challenge, options);
             const prepared = prepareSignature(resolved, challenge, options);
-            const lib = this.token.module.raw;
             try {
-              call(lib, 'C_SignInit', session.handle, prepared.mechanism, resolved.handle);
-              const output = await call(lib, 'C_SignAsync', session.handle, prepared.input, Buffer.alloc(prepared.outputLength));
-              return finishSignature(prepared, output);
+              // The same C_SignInit + C_SignAsync as Session.signChallenge.
+              return await signOn(this.token.module.raw, session.handle, resolved, prepared);
             } catch (err) {
-              // call() translates what is thrown; a rejected C_SignAsync arrives untranslated.
-              throw this.#explain(translateBindingError(err, 'C_SignAsync'));
+              throw this.#explain(err);
             }
           } finally {
             if (--this.#direct === 0) for (const resolve of this.#directDone.splice(0)) resolve();

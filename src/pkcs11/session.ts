@@ -1,31 +1,26 @@
 // A session with a token. One operation at a time runs on it (callers queue, never meeting
 // CKR_OPERATION_ACTIVE); close is idempotent; a token pulled out turns into TokenRemovedError.
-import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
-import { CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.js';
-import {
-  InvalidArgumentError,
-  KeyNotFoundError,
-  NotLoggedInError,
-  SessionClosedError,
-  SessionReadOnlyError,
-  TokenRemovedError,
-  TokengateError,
-  sessionGone,
-} from './errors.js';
-import { describeRef, findByClass, findOne, readKey, type ObjectRef, type TokenKey } from './objects.js';
+// This file holds session management and login; the other function groups (objects, signing,
+// keys, PINs) are session-*.ts, which the methods below forward to.
+import { call, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
+import { CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION } from './constants.js';
+import { InvalidArgumentError, SessionClosedError, TokenRemovedError, TokengateError, sessionGone } from './errors.js';
+import type { ObjectRef, TokenKey } from './objects.js';
 import { forgetLogin, isRememberedLogin, rememberLogin } from './login-state.js';
-import { PublicKey, publicKeyJwk } from './public-key.js';
-import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
+import type { PublicKey } from './public-key.js';
 import type { Token } from './token.js';
-import { createCertificateObject, readCertificate, type ImportCertificateOptions, type TokenCertificate } from './certificates.js';
-import { generateKeyPairOn, planKeyPair, type GenerateKeyPairOptions } from './keygen.js';
+import type { ImportCertificateOptions, TokenCertificate } from './certificates.js';
+import type { GenerateKeyPairOptions } from './keygen.js';
 import type { X509Certificate } from '../algorithms/x509.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
 import type { PinSecret } from './login-guard.js';
 import { sendSecret } from './pin-attempt.js';
-import { noteOwnChange } from './token-changes.js';
 import { secretName } from './pin-state.js';
 import { checkPin, pinValue, type Pin } from './pin.js';
+import * as objects from './session-objects.js';
+import { signChallenge, type SignChallengeOptions } from './session-signing.js';
+import { generateKeyPair } from './session-keys.js';
+import * as pins from './session-pins.js';
 
 export interface SessionOptions {
   /** Open a read-write session (needed to create, change or destroy objects, and for SO work). */
@@ -90,11 +85,16 @@ export class Session implements AsyncDisposable {
     return this.#handle;
   }
 
-  /** Runs the admission check (inside an exclusive operation); the identity is read once. */
-  #admit(lib: RawPkcs11, session: Handle): void {
+  /** Internal: runs the admission check (inside an exclusive operation); the identity is read once. */
+  admit(lib: RawPkcs11, session: Handle): void {
     if (!this.#admission) return;
     this.#identity ??= readTokenIdentity(lib, session, this.token.serial);
     this.#admission.assertAllowed(this.#identity);
+  }
+
+  /** Internal: the token's objects changed (a certificate was stored): read the identity again. */
+  forgetIdentity(): void {
+    this.#identity = undefined;
   }
 
   get #lib(): RawPkcs11 {
@@ -151,7 +151,7 @@ export class Session implements AsyncDisposable {
     const { path } = this.token.module;
     const { serial } = this.token;
     await this.exclusive(async (lib, session) => {
-      this.#admit(lib, session);
+      this.admit(lib, session);
       await sendSecret({ token: this.token, secret, allowFinalTry: options.allowFinalTry === true, info }, () => {
         const attempt = (): void => call(lib, 'C_Login', session, USER_TYPES[userType], value);
         try {
@@ -190,160 +190,57 @@ export class Session implements AsyncDisposable {
     });
   }
 
+  // The function groups (rust-cryptoki's split): objects, signing, keys and PINs live in their
+  // own modules and run as exclusive operations of this session.
+
   async findPrivateKey(ref: ObjectRef): Promise<TokenKey> {
-    return this.exclusive((lib, session) => privateKeyIn(lib, session, ref));
+    return objects.findPrivateKey(this, ref);
   }
 
   async findPublicKey(ref: ObjectRef): Promise<TokenKey> {
-    return this.exclusive((lib, session) => readKey(lib, session, findOne(lib, session, 'publicKey', ref)));
+    return objects.findPublicKey(this, ref);
   }
 
   async listKeys(objectClass: 'privateKey' | 'publicKey' = 'privateKey'): Promise<TokenKey[]> {
-    return this.exclusive((lib, session) =>
-      findByClass(lib, session, objectClass).flatMap((h) => {
-        try {
-          return [readKey(lib, session, h)];
-        } catch {
-          return []; // a key of a type we do not sign with (AES, DSA…) is not listed
-        }
-      }),
-    );
+    return objects.listKeys(this, objectClass);
   }
 
   async findCertificate(ref: ObjectRef): Promise<TokenCertificate> {
-    return this.exclusive((lib, session) => readCertificate(lib, session, findOne(lib, session, 'certificate', ref)));
+    return objects.findCertificate(this, ref);
   }
 
   async listCertificates(): Promise<TokenCertificate[]> {
-    return this.exclusive((lib, session) => findByClass(lib, session, 'certificate').map((h) => readCertificate(lib, session, h)));
+    return objects.listCertificates(this);
   }
 
   /** The public half of a key pair: the public key object with the same CKA_ID, else the certificate's key. */
   async publicKey(ref: ObjectRef | TokenKey): Promise<PublicKey> {
-    // Lookup and read are one exclusive operation, so a close() queued meanwhile cannot fall between them.
-    return this.exclusive((lib, session) => {
-      let key: TokenKey;
-      if ('handle' in ref) key = ref;
-      else {
-        // The private key when it is visible (logged in), else the public key object itself.
-        const priv = findByClass(lib, session, 'privateKey', ref);
-        key = readKey(lib, session, priv[0] ?? findOne(lib, session, 'publicKey', ref));
-      }
-      if (key.objectClass === 'publicKey') return new PublicKey(publicKeyJwk(lib, session, key), key);
-      const pub = findByClass(lib, session, 'publicKey', { id: key.id });
-      if (pub.length > 0) return new PublicKey(publicKeyJwk(lib, session, readKey(lib, session, pub[0]!)), key);
-      const certs = findByClass(lib, session, 'certificate', { id: key.id });
-      if (certs.length > 0) {
-        const jwk = readCertificate(lib, session, certs[0]!).publicKey.jwk();
-        return new PublicKey(jwk, key);
-      }
-      // The token is there; the key's public half is not: a missing object, not a missing token.
-      throw new KeyNotFoundError(`no public key or certificate shares the id of "${key.label}"`);
-    });
-  }
-
-  /**
-   * Signs an authentication challenge with a private key on the token. ECDSA input is hashed on
-   * the host (tokens' CKM_ECDSA signs a digest); the token call runs on the libuv pool.
-   */
-  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignOptions & { contextPin?: string | Pin; allowFinalTry?: boolean } = {}): Promise<Buffer> {
-    // Finding the key, the checks and the signature are ONE exclusive operation: as two, a close()
-    // queued between them closed the session under a signature already in flight.
-    return this.exclusive(async (lib, session) => {
-      this.#admit(lib, session);
-      const resolved = 'handle' in key ? key : privateKeyIn(lib, session, key);
-      // Key type, algorithm and challenge are checked before anything is sent to the token.
-      const prepared = prepareSignature(resolved, challenge, options);
-      try {
-        call(lib, 'C_SignInit', session, prepared.mechanism, resolved.handle);
-      } catch (err) {
-        // After a logout a private key's handle is invalid (SoftHSM: CKR_OBJECT_HANDLE_INVALID);
-        // the cause the caller can act on is the missing login.
-        if (err instanceof KeyNotFoundError && !userLoggedIn(lib, session)) {
-          throw new NotLoggedInError('log in as the user to sign', { cause: err });
-        }
-        throw err;
-      }
-      if (resolved.alwaysAuthenticate && options.contextPin !== undefined) {
-        // A PIN per signature is the user's PIN: it counts on the user's counter like any login.
-        const info = this.token.info();
-        const contextPin = pinValue(checkPin(options.contextPin, info.pinLength, 'PIN'));
-        await sendSecret({ token: this.token, secret: 'user', allowFinalTry: options.allowFinalTry === true, info }, () =>
-          call(lib, 'C_Login', session, pkcs11js.CKU_CONTEXT_SPECIFIC, contextPin),
-        );
-      }
-      const output = await callAsync(lib, 'C_SignAsync', session, prepared.input, Buffer.alloc(prepared.outputLength));
-      return finishSignature(prepared, output);
-    });
-  }
-
-  /**
-   * Generates a key pair on the token (read-write session, user logged in), off the event loop. The
-   * private half is sensitive, never extractable and signs only; both halves get `label` and `id`.
-   */
-  async generateKeyPair(options: GenerateKeyPairOptions): Promise<{ privateKey: TokenKey; publicKey: PublicKey }> {
-    const plan = planKeyPair(options);
-    if (!this.readWrite) throw new SessionReadOnlyError('open the session with { write: true } to create keys');
-    return this.exclusive(async (lib, session) => {
-      requireWritableUserSession(lib, session);
-      const { privateKey, publicKey } = await generateKeyPairOn(lib, session, plan);
-      return { privateKey, publicKey: new PublicKey(publicKeyJwk(lib, session, publicKey), publicKey) };
-    });
+    return objects.publicKeyOf(this, ref);
   }
 
   /** Stores an X.509 certificate on the token; give it the key pair's CKA_ID so the two pair up. */
   async importCertificate(certificate: X509Certificate | Uint8Array | string, options: ImportCertificateOptions): Promise<TokenCertificate> {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('importing a certificate needs { label, id }');
-    if (!(options.id instanceof Uint8Array) || options.id.length === 0) throw new InvalidArgumentError('a certificate needs the non-empty CKA_ID of its key');
-    if (!this.readWrite) throw new SessionReadOnlyError('open the session with { write: true } to store a certificate');
-    return this.exclusive((lib, session) => {
-      this.#identity = undefined; // a new certificate changes what the admission check sees
-      return readCertificate(lib, session, createCertificateObject(lib, session, certificate, options));
-    });
+    return objects.importCertificate(this, certificate, options);
+  }
+
+  /** Signs an authentication challenge with a private key on the token (session-signing.ts). */
+  async signChallenge(key: TokenKey | ObjectRef, challenge: Uint8Array | string, options: SignChallengeOptions = {}): Promise<Buffer> {
+    return signChallenge(this, key, challenge, options);
+  }
+
+  /** Generates a key pair on the token (read-write session, user logged in), off the event loop. */
+  async generateKeyPair(options: GenerateKeyPairOptions): Promise<{ privateKey: TokenKey; publicKey: PublicKey }> {
+    return generateKeyPair(this, options);
   }
 
   /** Sets the user PIN as the security officer (C_InitPIN): first set-up, or the SO's way to unblock. */
   async initUserPin(newPin: string | Pin): Promise<void> {
-    const value = pinValue(checkPin(newPin, this.token.info().pinLength, 'new PIN'));
-    if (!this.readWrite) throw new SessionReadOnlyError('the SO sets the user PIN in a read-write session');
-    await this.exclusive((lib, session) => {
-      if (call(lib, 'C_GetSessionInfo', session).state !== CKS_RW_SO_FUNCTIONS) {
-        throw new NotLoggedInError('log in as the SO ({ userType: "so" }) to set the user PIN');
-      }
-      call(lib, 'C_InitPIN', session, value);
-      forgetLogin(this.token.module.path, this.token.serial);
-      // A new user PIN: whatever the host counted against the old one is over.
-      this.token.loginGuard?.reset(this.token.guardIdentity, 'user');
-      noteOwnChange(this.token);
-    });
+    return pins.initUserPin(this, newPin);
   }
 
-  /**
-   * Changes the PIN of whoever is logged in on this session (the SO's when the SO is, else the
-   * user's), old to new, in a read-write session (C_SetPIN). On a session nobody is logged in to,
-   * the user logs in with the old PIN first and out again after: OpenSC, set up to unblock with a
-   * PUK, reads C_SetPIN in an unlogged session as "PUK, new PIN", and would spend a PUK try.
-   */
+  /** Changes the PIN of whoever is logged in on this session, old to new (C_SetPIN; session-pins.ts). */
   async changePin(oldPin: string | Pin, newPin: string | Pin, options: { allowFinalTry?: boolean } = {}): Promise<void> {
-    const info = this.token.info();
-    const current = checkPin(oldPin, info.pinLength, 'current PIN');
-    const next = pinValue(checkPin(newPin, info.pinLength, 'new PIN'));
-    if (!this.readWrite) throw new SessionReadOnlyError('a PIN is changed in a read-write session');
-    const allowFinalTry = options.allowFinalTry === true;
-    const loggedIn = await this.isLoggedIn();
-    if (!loggedIn) await this.login(current, { allowFinalTry });
-    try {
-      await this.exclusive(async (lib, session) => {
-        const { state } = call(lib, 'C_GetSessionInfo', session);
-        // C_SetPIN checks the old PIN itself: a wrong one counts like a wrong login.
-        const secret: PinSecret = state === CKS_RW_SO_FUNCTIONS ? 'so' : 'user';
-        await sendSecret({ token: this.token, secret, allowFinalTry, info }, () => call(lib, 'C_SetPIN', session, pinValue(current), next));
-        forgetLogin(this.token.module.path, this.token.serial);
-        noteOwnChange(this.token);
-      });
-    } finally {
-      if (!loggedIn) await this.logout().catch(() => undefined);
-    }
+    return pins.changePin(this, oldPin, newPin, options);
   }
 
   async close(): Promise<void> {
@@ -363,29 +260,4 @@ export class Session implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** Creating keys needs a read-write session and the user's login; say which is missing before the token does. */
-function requireWritableUserSession(lib: RawPkcs11, session: Handle): void {
-  const { state } = call(lib, 'C_GetSessionInfo', session);
-  if (state === CKS_RO_PUBLIC_SESSION || state === CKS_RO_USER_FUNCTIONS) {
-    throw new SessionReadOnlyError('open the session with { write: true } to create keys');
-  }
-  if (state !== CKS_RW_USER_FUNCTIONS) throw new NotLoggedInError('log in as the user to create keys');
-}
-
-/** True when the session is logged in as the user, the only role that may use private keys. */
-function userLoggedIn(lib: RawPkcs11, session: Handle): boolean {
-  const { state } = call(lib, 'C_GetSessionInfo', session);
-  return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
-}
-
-/** The first private key matching `ref`; run inside `exclusive`. */
-function privateKeyIn(lib: RawPkcs11, session: Handle, ref: ObjectRef): TokenKey {
-  const found = findByClass(lib, session, 'privateKey', ref);
-  if (found.length > 0) return readKey(lib, session, found[0]!);
-  // Private keys are private objects, invisible until the user logs in: without a login the
-  // search finds nothing, and "not logged in" is the answer that tells the caller what to do.
-  if (!userLoggedIn(lib, session)) throw new NotLoggedInError(`log in as the user to use private key ${describeRef(ref)}`);
-  throw new KeyNotFoundError(`no privateKey with ${describeRef(ref)} on the token`);
 }
