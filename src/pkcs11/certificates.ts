@@ -4,6 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { call, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError } from './errors.js';
 import { readAttributes } from './objects.js';
+import type { Jwk } from './public-key.js';
 
 export interface TokenCertificate {
   readonly handle: Handle;
@@ -11,7 +12,7 @@ export interface TokenCertificate {
   readonly id: Buffer;
   readonly certificate: X509Certificate;
   /** The certificate's subject public key, ready for verification. */
-  readonly publicKey: { spki(): Buffer; jwk(): import('node:crypto').JsonWebKey };
+  readonly publicKey: { spki(): Buffer; jwk(): Jwk };
 }
 
 export function readCertificate(lib: RawPkcs11, session: Handle, handle: Handle): TokenCertificate {

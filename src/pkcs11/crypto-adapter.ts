@@ -16,6 +16,9 @@ import { defaultAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from 
 
 type Hash = 'SHA-256' | 'SHA-384';
 
+/** WebCrypto's BufferSource, spelled out: @types/node 25 and later dropped `webcrypto.BufferSource`. */
+type BufferSource = ArrayBuffer | ArrayBufferView;
+
 /** The WebCrypto algorithm of a TokenCryptoKey: its key algorithm and signature parameters in one. */
 export type TokenKeyAlgorithm =
   | { readonly name: 'ECDSA'; readonly namedCurve: string; readonly hash: { readonly name: Hash } }
@@ -84,7 +87,7 @@ export class TokenCryptoKey implements webcrypto.CryptoKey {
   }
 
   /** Signs on the token, when the WebCrypto call asked for this key's algorithm. */
-  async [SIGN](params: unknown, data: webcrypto.BufferSource): Promise<ArrayBuffer> {
+  async [SIGN](params: unknown, data: BufferSource): Promise<ArrayBuffer> {
     checkRequestedAlgorithm(params, this.algorithm);
     const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
     // format 'raw': WebCrypto's ECDSA signature is r‖s (x509 re-encodes it as DER for the certificate).
@@ -138,7 +141,7 @@ export function tokenCrypto(): TokenCrypto {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       if (prop === 'sign') {
-        return (algorithm: unknown, key: unknown, data: webcrypto.BufferSource): Promise<ArrayBuffer> =>
+        return (algorithm: unknown, key: unknown, data: BufferSource): Promise<ArrayBuffer> =>
           key instanceof TokenCryptoKey ? key[SIGN](algorithm, data) : Reflect.apply(value, target, [algorithm, key, data]);
       }
       return (...args: unknown[]): unknown =>

@@ -1,5 +1,5 @@
 // Public keys read off the token, exported as SPKI, JWK or a WebCrypto CryptoKey.
-import { createPublicKey, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { curveSpec } from './curves.js';
 import { KeyTypeMismatchError } from './errors.js';
@@ -21,11 +21,26 @@ export function unwrapEcPoint(value: Buffer, expectedLength: number): Buffer {
   throw new KeyTypeMismatchError('CKA_EC_POINT has an unexpected encoding');
 }
 
+/**
+ * A public key as a JSON Web Key (RFC 7517): `EC` (crv, x, y), `RSA` (n, e) or `OKP` (crv, x).
+ * The package's own type, so the published declarations do not lean on node:crypto's
+ * `JsonWebKey`, which @types/node 25 and later no longer export.
+ */
+export type Jwk = {
+  kty?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  [member: string]: unknown;
+};
+
 function b64url(buf: Buffer): string {
   return buf.toString('base64url');
 }
 
-export function publicKeyJwk(lib: RawPkcs11, session: Handle, key: TokenKey): JsonWebKey {
+export function publicKeyJwk(lib: RawPkcs11, session: Handle, key: TokenKey): Jwk {
   if (key.keyType === 'rsa') {
     const attrs = readAttributes(lib, session, key.handle, [pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT]);
     return { kty: 'RSA', n: b64url(attrs.get(pkcs11js.CKA_MODULUS)!), e: b64url(attrs.get(pkcs11js.CKA_PUBLIC_EXPONENT)!) };
@@ -49,10 +64,10 @@ export function publicKeyJwk(lib: RawPkcs11, session: Handle, key: TokenKey): Js
 export class PublicKey {
   readonly keyType: TokenKey['keyType'];
   readonly curve: TokenKey['curve'];
-  readonly #jwk: JsonWebKey;
+  readonly #jwk: Jwk;
   readonly #keyObject: KeyObject;
 
-  constructor(jwk: JsonWebKey, key: Pick<TokenKey, 'keyType' | 'curve'>) {
+  constructor(jwk: Jwk, key: Pick<TokenKey, 'keyType' | 'curve'>) {
     this.#jwk = jwk;
     this.keyType = key.keyType;
     this.curve = key.curve;
@@ -71,7 +86,7 @@ export class PublicKey {
     return this.#keyObject.export({ type: 'spki', format: 'pem' }).toString();
   }
 
-  jwk(): JsonWebKey {
+  jwk(): Jwk {
     return { ...this.#jwk };
   }
 
