@@ -30,7 +30,7 @@ export function refuseIfLocked(token: Token): void {
 }
 
 /** Logs the session in with the PIN (env, --pin-fd or prompt), every attempt counted by the token's counter. */
-export async function loginWithPin(session: Session, options: FinalTryOptions): Promise<void> {
+async function loginWithPin(session: Session, options: FinalTryOptions): Promise<void> {
   refuseIfLocked(session.token);
   const pin = await readSecret('pin', { pinFd: options.pinFd });
   await withFinalTry(options, (allowFinalTry) => session.login(pin, { allowFinalTry }));

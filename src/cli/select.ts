@@ -18,7 +18,7 @@ export async function openModule(path: string | undefined, options: { blank?: bo
   return Pkcs11Module.load(chosen);
 }
 
-export function selectToken(module: Pkcs11Module, selector: string | undefined): Token {
+function selectToken(module: Pkcs11Module, selector: string | undefined): Token {
   const present = module.tokens().filter((t) => t.flags.tokenInitialized);
   if (selector === undefined) {
     if (present.length === 1) return module.token({ serial: present[0]!.serial });

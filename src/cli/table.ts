@@ -21,7 +21,7 @@ export function formatTable(rows: readonly Row[]): string {
   return [line(columns), ...cells.map(line)].join('\n');
 }
 
-export function printTable(rows: readonly Row[]): void {
+function printTable(rows: readonly Row[]): void {
   console.log(formatTable(rows));
 }
 

@@ -10,7 +10,7 @@ import { withToken } from '../select.js';
 import { printResult } from '../table.js';
 import { pinOptions, tokenOptions, type PinOptions, type TokenOptions } from './options.js';
 
-export const KEY_TYPES: readonly KeyPairType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'ed25519'];
+const KEY_TYPES: readonly KeyPairType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'ed25519'];
 
 export function keyTypeOption(): Option {
   return new Option('--type <TYPE>', 'the key pair').choices(KEY_TYPES).default('ec-p256');

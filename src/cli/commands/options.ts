@@ -34,11 +34,13 @@ export function keyOption(command: Command, defaultKey = 'the first with a certi
   return command.option('--key <LABEL|ID>', `which key, ID in hex (default: ${defaultKey})`);
 }
 
+export function finalTryOption(command: Command): Command {
+  return command.option('--allow-final-try', 'spend the last try without asking (needed when not on a terminal)');
+}
+
 /** How the PIN comes in besides TOKENGATE_PIN and the prompt, and the last try. */
 export function pinOptions(command: Command): Command {
-  return command
-    .option('--pin-fd <N>', 'read the PIN from file descriptor N (else TOKENGATE_PIN, else a masked prompt; never an option)')
-    .option('--allow-final-try', 'spend the last try without asking (needed when not on a terminal)');
+  return finalTryOption(command.option('--pin-fd <N>', 'read the PIN from file descriptor N (else TOKENGATE_PIN, else a masked prompt; never an option)'));
 }
 
 export interface BlocklistOptions {

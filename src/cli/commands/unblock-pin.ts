@@ -7,7 +7,7 @@ import { withFinalTry } from '../final-try.js';
 import { readSecret } from '../secrets.js';
 import { withToken } from '../select.js';
 import { printResult } from '../table.js';
-import { tokenOptions, type PinOptions, type TokenOptions } from './options.js';
+import { finalTryOption, tokenOptions, type PinOptions, type TokenOptions } from './options.js';
 
 interface UnblockOptions extends TokenOptions, PinOptions {
   with?: 'puk' | 'so-pin' | undefined;
@@ -19,9 +19,7 @@ export function unblockPinCommand() {
     'Sets a new PIN with the PUK (cards) or the SO PIN (software tokens)',
     "Sets a new PIN with the PUK (cards: TOKENGATE_PUK) or the SO PIN (software tokens: TOKENGATE_SO_PIN), and TOKENGATE_NEW_PIN; the default follows the token. A wrong PUK or SO PIN counts on its own counter.",
   ).addOption(new Option('--with <SECRET>', 'the secret that unblocks (default: the one the token has)').choices(['puk', 'so-pin']));
-  return tokenOptions(command)
-    .option('--allow-final-try', 'spend the last try without asking (needed when not on a terminal)')
-    .action(
+  return finalTryOption(tokenOptions(command)).action(
       exitsWith((options: UnblockOptions) =>
         withToken(options, async (token) => {
           // The secret the token has picks the way: a card's PUK, or a software token's SO PIN.

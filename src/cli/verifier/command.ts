@@ -12,7 +12,7 @@ import { NUMERIC_SETTINGS, type NumericSetting } from './settings.js';
 
 export const ACTOR = 'cli';
 export const SHOWN_ONCE = 'store it now: it is shown only once';
-export const SETTINGS_GROUP = 'Verifier settings (option, else environment variable, else the --config file):';
+const SETTINGS_GROUP = 'Verifier settings (option, else environment variable, else the --config file):';
 
 /** Repeatable options (`--login-range A --login-range B`) collect their values. */
 export function collect(value: string, previous: string[] | undefined): string[] {
