@@ -20,8 +20,7 @@ export class UsageError extends TypeError {
 }
 
 export function exitCodeFor(err: unknown): number {
-  // parseArgs reports an unknown or malformed option as a TypeError.
-  if (err instanceof TypeError) return EXIT.usage;
+  if (err instanceof UsageError) return EXIT.usage;
   const code = err instanceof TokengateError || err instanceof VerifierError ? err.code : undefined;
   switch (code) {
     case 'ERR_PIN_INCORRECT':

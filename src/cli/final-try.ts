@@ -1,17 +1,15 @@
-// How the CLI spends a last try: the token's counter (or the host's guard) refuses it with
-// FinalTryRefusedError unless allowed; the CLI then asks on a terminal, or needs
+// How the CLI logs in and spends a last try: the token's counter (or the host's guard) refuses it
+// with FinalTryRefusedError unless allowed; the CLI then asks on a terminal, or needs
 // --allow-final-try. The refusal itself comes from the login path, never decided here.
-import { FinalTryRefusedError, PinLockedError, type Session, type Token } from '../index.js';
+import { FinalTryRefusedError, PinLockedError, type Session, type SessionOptions, type Token } from '../index.js';
+import type { PinOptions } from './commands/options.js';
 import { confirmFinalTry, readSecret } from './secrets.js';
 
-export interface FinalTryOptions {
-  'allow-final-try'?: boolean | undefined;
-  'pin-fd'?: string | undefined;
-}
+type FinalTryOptions = PinOptions;
 
 /** Runs `op`; when it is refused as a last try, asks (or reads --allow-final-try) and runs it again, allowed. */
 export async function withFinalTry<T>(options: FinalTryOptions, op: (allowFinalTry: boolean) => Promise<T>): Promise<T> {
-  const allowed = options['allow-final-try'] === true;
+  const allowed = options.allowFinalTry === true;
   try {
     return await op(allowed);
   } catch (err) {
@@ -32,8 +30,19 @@ export function refuseIfLocked(token: Token): void {
 }
 
 /** Logs the session in with the PIN (env, --pin-fd or prompt), every attempt counted by the token's counter. */
-export async function loginWithPin(session: Session, options: FinalTryOptions): Promise<void> {
+async function loginWithPin(session: Session, options: FinalTryOptions): Promise<void> {
   refuseIfLocked(session.token);
-  const pin = await readSecret('pin', { pinFd: options['pin-fd'] });
+  const pin = await readSecret('pin', { pinFd: options.pinFd });
   await withFinalTry(options, (allowFinalTry) => session.login(pin, { allowFinalTry }));
+}
+
+/** The body with a session logged in with the PIN, logged out after, whether the body worked or not. */
+export async function withLogin<T>(token: Token, sessionOptions: SessionOptions, options: FinalTryOptions, body: (session: Session) => Promise<T>): Promise<T> {
+  await using session = await token.openSession(sessionOptions);
+  await loginWithPin(session, options);
+  try {
+    return await body(session);
+  } finally {
+    await session.logout().catch(() => {});
+  }
 }

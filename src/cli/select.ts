@@ -1,8 +1,9 @@
 // Which module, token and key a command works on: --module PATH (default: the first discovered
 // module that has a token), --token LABEL|SERIAL (default: the only token, or an error naming
-// them), --key LABEL|ID-in-hex (default: the first key that has a certificate).
-import { findModuleWithToken, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenKey } from '../index.js';
-import type { TokenCertificate } from '../pkcs11/certificates.js';
+// them), --key LABEL|ID-in-hex (default: the first key that has a certificate), and the
+// --blocklist a session is admitted by.
+import { Blocklist, findModuleWithToken, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenCertificate, type TokenKey } from '../index.js';
+import type { BlocklistOptions, TokenOptions } from './commands/options.js';
 import { UsageError } from './exit-codes.js';
 
 export async function openModule(path: string | undefined, options: { blank?: boolean } = {}): Promise<Pkcs11Module> {
@@ -17,7 +18,7 @@ export async function openModule(path: string | undefined, options: { blank?: bo
   return Pkcs11Module.load(chosen);
 }
 
-export function selectToken(module: Pkcs11Module, selector: string | undefined): Token {
+function selectToken(module: Pkcs11Module, selector: string | undefined): Token {
   const present = module.tokens().filter((t) => t.flags.tokenInitialized);
   if (selector === undefined) {
     if (present.length === 1) return module.token({ serial: present[0]!.serial });
@@ -55,4 +56,12 @@ export async function selectCertificate(session: Session, selector: string | und
   const found = selector === undefined ? certificates[0] : certificates.find((c) => c.label === selector || Buffer.from(c.id).toString('hex') === selector.toLowerCase());
   if (!found) throw new KeyNotFoundError(selector === undefined ? 'the token holds no certificate (give --cert FILE)' : `no certificate for "${selector}" on the token (tokengate keys lists them)`);
   return found;
+}
+
+/** The body with the selected token, and the --blocklist that admits it (when one is given). */
+export async function withToken<T>(options: TokenOptions & BlocklistOptions, body: (token: Token, admission: Blocklist | undefined) => Promise<T>): Promise<T> {
+  await using module = await openModule(options.module);
+  const blocklist = options.blocklist ? await Blocklist.fromFile(options.blocklist) : undefined;
+  // Awaited here: `using` must not close the module before the body is done.
+  return await body(selectToken(module, options.token), blocklist);
 }

@@ -1,5 +1,6 @@
-// Listings for people: plain aligned columns under a header, values as they are (no quotes, no
-// index column, unlike console.table), "(none)" for an empty list. `--json` is for scripts.
+// What the commands print: listings for people as plain aligned columns under a header, values as
+// they are (no quotes, no index column, unlike console.table), "(none)" for an empty list; a
+// sentence for one result. `--json` (the data as it is) is for scripts.
 export type Row = Record<string, unknown>;
 
 function cell(value: unknown): string {
@@ -20,6 +21,17 @@ export function formatTable(rows: readonly Row[]): string {
   return [line(columns), ...cells.map(line)].join('\n');
 }
 
-export function printTable(rows: readonly Row[]): void {
+function printTable(rows: readonly Row[]): void {
   console.log(formatTable(rows));
+}
+
+/** A listing: the data as JSON for scripts, else the rows as columns. */
+export function printListing(json: boolean | undefined, data: unknown, rows: readonly Row[]): void {
+  if (json) console.log(JSON.stringify(data, null, 2));
+  else printTable(rows);
+}
+
+/** One result: the data as JSON for scripts, else a sentence. */
+export function printResult(json: boolean | undefined, data: unknown, text: string): void {
+  console.log(json ? JSON.stringify(data, null, 2) : text);
 }

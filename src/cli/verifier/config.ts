@@ -5,14 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultStateDir } from '../../lockout/state-dir.js';
-import { DEFAULT_SERVER_LIMITS, type VerifierServerOptions } from '../../verifier/http/server.js';
-import type { MailTransportConfig } from '../../verifier/mail/transport.js';
+import { defaultStateDir } from '../../index.js';
+import { ServerSecret, type MailTransportConfig, type VerifierOptions, type VerifierServerOptions } from '../../verifier/index.js';
+// The defaults, to check one setting against another's default; the package does not export them.
+import { DEFAULT_SERVER_LIMITS } from '../../verifier/http/server.js';
 import { DEFAULT_LOCKOUT } from '../../verifier/policy/lockout.js';
-import { ServerSecret } from '../../verifier/server-secret.js';
-import type { VerifierOptions } from '../../verifier/verifier.js';
 import { UsageError } from '../exit-codes.js';
-import { loadConfigFile, NUMERIC_SETTINGS, NUMERIC_SETTINGS_HELP, numericSetting, type ConfigFile, type NumericSetting } from './settings.js';
+import { loadConfigFile, numericSetting, type ConfigFile, type NumericSetting } from './settings.js';
 
 export type VerifierCliOptions = {
   database?: string | undefined;
@@ -24,28 +23,6 @@ export type VerifierCliOptions = {
   listen?: string | undefined;
   'trusted-proxy'?: string[] | undefined;
 } & Partial<Record<NumericSetting, string | undefined>>;
-
-export const VERIFIER_OPTION_HELP = `verifier options (each also from the environment):
-  --database PATH|URL     SQLite file or postgres:// URL   TOKENGATE_VERIFIER_DATABASE
-                          (default: <state dir>/verifier.sqlite)
-  --secret-file PATH      the server secret (32+ bytes)    TOKENGATE_VERIFIER_SECRET_FILE
-                          (default: <state dir>/verifier.secret, created on first use)
-  --smtp smtp://HOST:PORT deliver mail over SMTP           TOKENGATE_SMTP_URL
-  --outbox DIR            else write .eml files here       TOKENGATE_OUTBOX
-                          (default: <state dir>/outbox)
-  --from ADDRESS          sender of the verifier's mails   TOKENGATE_MAIL_FROM
-${NUMERIC_SETTINGS_HELP}
-  state dir: TOKENGATE_STATE_DIR, else $XDG_STATE_HOME/tokengate, else ~/.local/state/tokengate`;
-
-export const verifierParseOptions = {
-  database: { type: 'string' },
-  'secret-file': { type: 'string' },
-  smtp: { type: 'string' },
-  outbox: { type: 'string' },
-  from: { type: 'string' },
-  config: { type: 'string' },
-  ...(Object.fromEntries(Object.keys(NUMERIC_SETTINGS).map((name) => [name, { type: 'string' }])) as Record<NumericSetting, { type: 'string' }>),
-} as const;
 
 function secretFrom(path: string): ServerSecret {
   if (!existsSync(path)) {
@@ -63,8 +40,9 @@ function secretFrom(path: string): ServerSecret {
 function transport(options: VerifierCliOptions, env: NodeJS.ProcessEnv, file: ConfigFile, state: string): MailTransportConfig {
   const smtp = options.smtp ?? env.TOKENGATE_SMTP_URL ?? file.smtp;
   if (smtp) {
-    const url = new URL(smtp);
-    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new TypeError('--smtp: an smtp:// or smtps:// URL');
+    // Not echoed: the URL may hold a password.
+    const url = URL.canParse(smtp) ? new URL(smtp) : undefined;
+    if (!url || (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')) throw new UsageError('--smtp: an smtp:// or smtps:// URL');
     return {
       kind: 'smtp',
       host: url.hostname,

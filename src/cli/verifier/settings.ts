@@ -5,17 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../exit-codes.js';
 
-/** The numeric settings: option name → environment variable, unit and bounds. */
+/** The numeric settings: option name → environment variable, unit, bounds, and what the help says. */
 export const NUMERIC_SETTINGS = {
-  'token-length': { env: 'TOKENGATE_VERIFIER_TOKEN_LENGTH', unit: 'count', min: 16, max: 64 },
-  'lockout-threshold': { env: 'TOKENGATE_VERIFIER_LOCKOUT_THRESHOLD', unit: 'count', min: 1, max: 100 },
-  'lockout-base': { env: 'TOKENGATE_VERIFIER_LOCKOUT_BASE', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000 },
-  'lockout-max': { env: 'TOKENGATE_VERIFIER_LOCKOUT_MAX', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000 },
-  'ip-failures': { env: 'TOKENGATE_VERIFIER_IP_FAILURES', unit: 'count', min: 1, max: 1_000_000_000 },
-  'ip-window': { env: 'TOKENGATE_VERIFIER_IP_WINDOW', unit: 'seconds', min: 1, max: 365 * 86_400 },
-  'request-timeout': { env: 'TOKENGATE_VERIFIER_REQUEST_TIMEOUT', unit: 'seconds', min: 0.01, max: 3600 },
-  'connections-per-address': { env: 'TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS', unit: 'count', min: 1, max: 1_000_000 },
-  'max-connections': { env: 'TOKENGATE_VERIFIER_MAX_CONNECTIONS', unit: 'count', min: 1, max: 1_000_000 },
+  'token-length': { env: 'TOKENGATE_VERIFIER_TOKEN_LENGTH', unit: 'count', min: 16, max: 64, help: 'characters per security token (16-64; 24)' },
+  'lockout-threshold': { env: 'TOKENGATE_VERIFIER_LOCKOUT_THRESHOLD', unit: 'count', min: 1, max: 100, help: 'failed logins that lock (1-100; 10)' },
+  'lockout-base': { env: 'TOKENGATE_VERIFIER_LOCKOUT_BASE', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000, help: 'the first lock, in seconds (60), doubling' },
+  'lockout-max': { env: 'TOKENGATE_VERIFIER_LOCKOUT_MAX', unit: 'seconds', min: 0.001, max: Number.MAX_SAFE_INTEGER / 1000, help: 'up to this, in seconds (86400)' },
+  'ip-failures': { env: 'TOKENGATE_VERIFIER_IP_FAILURES', unit: 'count', min: 1, max: 1_000_000_000, help: 'failures per client address in a window (50), then 429' },
+  'ip-window': { env: 'TOKENGATE_VERIFIER_IP_WINDOW', unit: 'seconds', min: 1, max: 365 * 86_400, help: 'that window, in seconds (900)' },
+  'request-timeout': { env: 'TOKENGATE_VERIFIER_REQUEST_TIMEOUT', unit: 'seconds', min: 0.01, max: 3600, help: 'serve: headers and body within, in seconds (10)' },
+  'connections-per-address': { env: 'TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS', unit: 'count', min: 1, max: 1_000_000, help: 'serve: connections per client address (64; trusted proxies exempt)' },
+  'max-connections': { env: 'TOKENGATE_VERIFIER_MAX_CONNECTIONS', unit: 'count', min: 1, max: 1_000_000, help: 'serve: connections in all (1024)' },
 } as const;
 
 export type NumericSetting = keyof typeof NUMERIC_SETTINGS;
@@ -69,20 +69,3 @@ export function numericSetting(name: NumericSetting, options: Partial<Record<Num
   }
   return spec.unit === 'seconds' ? Math.round(value * 1000) : value;
 }
-
-/** The help lines for the numeric settings. */
-export const NUMERIC_SETTINGS_HELP = `  --token-length N        characters per token (16-64; 24) TOKENGATE_VERIFIER_TOKEN_LENGTH
-  --lockout-threshold N   failures that lock (1-100; 10)   TOKENGATE_VERIFIER_LOCKOUT_THRESHOLD
-  --lockout-base SECONDS  the first lock (60), doubling    TOKENGATE_VERIFIER_LOCKOUT_BASE
-  --lockout-max SECONDS   up to this (86400)               TOKENGATE_VERIFIER_LOCKOUT_MAX
-  --ip-failures N         failures per client address      TOKENGATE_VERIFIER_IP_FAILURES
-                          in a window (50), then 429
-  --ip-window SECONDS     that window (900)                TOKENGATE_VERIFIER_IP_WINDOW
-  --config FILE           settings in a JSON file          TOKENGATE_VERIFIER_CONFIG
-                          keyed by option name: {"lockout-threshold": 5, "trusted-proxy": ["10.0.0.1"]}
-                          options beat the environment, which beats the file
-  serve only:
-  --request-timeout SECONDS headers and body within (10)   TOKENGATE_VERIFIER_REQUEST_TIMEOUT
-  --connections-per-address N per client address (64)      TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS
-                          (trusted proxies exempt)
-  --max-connections N     connections in all (1024)        TOKENGATE_VERIFIER_MAX_CONNECTIONS`;
