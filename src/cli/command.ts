@@ -3,17 +3,11 @@
 // from the options and arguments the command's own file declares, and the exit code its action
 // chose. commander does not hand these settings down to commands built in files of their own.
 import { Command, Help, Option } from 'commander';
-import { usageError } from './usage.js';
+import { commandPath, usageError } from './usage.js';
+
 
 const SYNOPSES = new WeakMap<Command, string>();
 const EVERY_COMMAND = 'Every command:';
-
-/** The command's names below `tokengate` (`verifier`, `policy`, `set`). */
-export function commandPath(command: Command): string[] {
-  const names: string[] = [];
-  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
-  return names;
-}
 
 /** What a command takes, for where the options alone do not say it (alternatives). */
 export function withSynopsis(command: Command, text: string): Command {

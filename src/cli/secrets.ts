@@ -5,6 +5,7 @@
 import { confirm, password } from '@inquirer/prompts';
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Pin } from '../index.js';
 import { UsageError } from './exit-codes.js';
 
 export type SecretKind = 'pin' | 'so-pin' | 'puk' | 'new-pin';
@@ -15,7 +16,12 @@ const PROMPT: Record<SecretKind, string> = { pin: 'PIN', 'so-pin': 'SO PIN', puk
 export const ON_COMMAND_LINE =
   'a PIN on the command line would land in the shell history and in `ps`: use TOKENGATE_PIN (TOKENGATE_SO_PIN, TOKENGATE_PUK, TOKENGATE_NEW_PIN), --pin-fd N, or the prompt';
 
-export async function readSecret(kind: SecretKind, options: { pinFd?: string | undefined } = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** The secret as a `Pin` (never printed), from the first source that has one. */
+export async function readSecret(kind: SecretKind, options: { pinFd?: string | undefined } = {}, env: NodeJS.ProcessEnv = process.env): Promise<Pin> {
+  return Pin.from(await readSecretText(kind, options, env), PROMPT[kind]);
+}
+
+async function readSecretText(kind: SecretKind, options: { pinFd?: string | undefined }, env: NodeJS.ProcessEnv): Promise<string> {
   const fromEnv = env[ENV[kind]];
   if (fromEnv) return fromEnv;
   if (options.pinFd !== undefined && kind === 'pin') {

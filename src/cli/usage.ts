@@ -4,9 +4,15 @@
 import type { Command, CommanderError } from 'commander';
 import { UsageError } from './exit-codes.js';
 import { ON_COMMAND_LINE } from './secrets.js';
-import { commandPath } from './command.js';
 
 const SECRET_OPTIONS: readonly string[] = ['--pin', '--so-pin', '--puk'];
+
+/** The command's names below `tokengate` (`verifier`, `policy`, `set`). */
+export function commandPath(command: Command): string[] {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names;
+}
 
 /** The help of the command's top-level group: `tokengate verifier --help`, else `tokengate --help`. */
 function helpFor(command: Command): { hint: string; group: string | undefined } {
