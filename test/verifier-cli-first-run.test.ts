@@ -14,6 +14,7 @@ import { VerifierClient } from '../src/client/verifier-client.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
 import { Verifier } from '../src/verifier/verifier.js';
 import { issue, type Issued } from './helpers/pki.js';
+import { servedAddress } from './helpers/cli.js';
 
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const state = mkdtempSync(join(tmpdir(), 'tokengate-vfirst-'));
@@ -180,18 +181,7 @@ describe('serve: a kiosk\'s first login', () => {
     const server = spawn(process.execPath, ['--import', 'tsx', main, 'verifier', 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       // Port 0: the address is read from the "listening on" line, waited for by event.
-      const address = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 20_000);
-        server.stderr.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /listening on (http:\/\/[\d.:]+)/.exec(text);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]!);
-          }
-        });
-      });
+      const address = await servedAddress(server);
       const enrolled = await new VerifierClient(address, { apiKey: key }).request<{ challengePolicy: string }>('POST', '/v1/admin/users/fay/credentials', { certificate: card.certificate.toString('pem'), serial: 'FAY-CARD' });
       expect(enrolled.body).toMatchObject({ challengePolicy: 'password+token' });
 

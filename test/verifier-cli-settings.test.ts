@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifierConfig } from '../src/cli/verifier/config.js';
 import { tokenIn } from './helpers/verifier.js';
+import { servedAddress } from './helpers/cli.js';
 
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const state = mkdtempSync(join(tmpdir(), 'tokengate-vsettings-'));
@@ -82,18 +83,8 @@ describe('applied settings', () => {
 
     const server = spawn(process.execPath, ['--import', 'tsx', main, 'verifier', 'serve', '--listen', '127.0.0.1:0', '--config', file, '--lockout-threshold', '2'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      const address = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 20_000);
-        server.stderr.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /listening on (http:\/\/[\d.:]+)/.exec(text);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]!);
-          }
-        });
-      });
+      // Port 0: the address is read from the "listening on" line, waited for by event.
+      const address = await servedAddress(server);
       const login = async (password: string) =>
         (await fetch(`${address}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password, securityToken: token }) })).status;
       expect(await login('wrong password one')).toBe(401);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tokenIn } from './helpers/verifier.js';
+import { servedAddress } from './helpers/cli.js';
 
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const state = mkdtempSync(join(tmpdir(), 'tokengate-vcli-'));
@@ -76,18 +77,7 @@ describe('tokengate verifier', () => {
     const server = spawn(process.execPath, ['--import', 'tsx', main, 'verifier', 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       // Port 0: the address is read from the "listening on" line, waited for by event.
-      const address = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 20_000);
-        server.stderr.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /listening on (http:\/\/[\d.:]+)/.exec(text);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]!);
-          }
-        });
-      });
+      const address = await servedAddress(server);
       const token = outboxToken();
       const ok = await fetch(`${address}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'correct horse battery', securityToken: token }) });
       expect(ok.status).toBe(200);
