@@ -125,7 +125,7 @@ describe('connections', () => {
   });
 
   it('refuses limits that are not positive integers', async () => {
-    await expect(buildVerifierServer(verifier, { connectionsPerAddress: 0 })).rejects.toThrow(RangeError);
-    await expect(buildVerifierServer(verifier, { requestTimeoutMs: 1.5 })).rejects.toThrow(RangeError);
+    await expect(buildVerifierServer(verifier, { connectionsPerAddress: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'connectionsPerAddress must be a positive integer' });
+    await expect(buildVerifierServer(verifier, { requestTimeoutMs: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'requestTimeoutMs must be a positive integer' });
   });
 });

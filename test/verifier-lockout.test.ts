@@ -146,6 +146,6 @@ describe.each(ENGINES)('lockout on %s', (engine) => {
   });
 
   it('refuses a threshold above 100 (NIST SP 800-63B)', async () => {
-    await expect(openVerifier(await stack.newDatabase(engine), stack.smtp, { lockout: { threshold: 101 } })).rejects.toThrow(RangeError);
+    await expect(openVerifier(await stack.newDatabase(engine), stack.smtp, { lockout: { threshold: 101 } })).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'lockout threshold must be 1..100' });
   });
 });

@@ -47,7 +47,8 @@ export type VerifierErrorCode =
   | 'ERR_CREDENTIAL_STATE'
   | 'ERR_VERIFIER_REFUSED'
   | 'ERR_VERIFIER_UNREACHABLE'
-  | 'ERR_INVALID_VERIFIER_URL';
+  | 'ERR_INVALID_VERIFIER_URL'
+  | 'ERR_CHALLENGE_MESSAGE';
 
 export interface Pkcs11Failure {
   /** The CK_RV the module returned. */

@@ -1,4 +1,6 @@
 // Named curves and their DER-encoded OIDs, as found in CKA_EC_PARAMS.
+import { InvalidArgumentError } from './errors.js';
+
 export type NamedCurve = 'P-256' | 'P-384' | 'P-521';
 export type KeyType = 'ec' | 'rsa' | 'ed25519';
 
@@ -23,7 +25,7 @@ const ED25519_PARAMS_NAME = Buffer.concat([Buffer.from([0x13, 12]), Buffer.from(
 
 export function curveSpec(curve: NamedCurve): CurveSpec {
   const spec = CURVES.find((c) => c.curve === curve);
-  if (!spec) throw new TypeError(`unknown curve ${String(curve)}`);
+  if (!spec) throw new InvalidArgumentError(`unknown curve ${String(curve)}`);
   return spec;
 }
 

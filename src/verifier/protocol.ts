@@ -15,6 +15,7 @@
 //
 // (lines joined by "\n", no trailing newline). A signature for one verifier, user, purpose or
 // credential therefore never verifies for another.
+import { VerifierError } from './errors.js';
 
 export const CHALLENGE_MESSAGE_VERSION = 'tokengate-challenge-v1';
 
@@ -32,12 +33,8 @@ export interface ChallengeMessageFields {
 }
 
 /** Thrown for a field that would make the message ambiguous (a line break, NUL, or nothing). */
-export class ChallengeMessageError extends Error {
-  readonly code = 'ERR_CHALLENGE_MESSAGE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ChallengeMessageError';
-  }
+export class ChallengeMessageError extends VerifierError {
+  override readonly code = 'ERR_CHALLENGE_MESSAGE';
 }
 
 function field(name: string, value: unknown): string {

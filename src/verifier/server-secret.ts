@@ -2,6 +2,7 @@
 // hashes of security tokens and seals queued mails, so a copy of the database alone reveals neither.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { InvalidInputError } from './errors.js';
 
 /** What each derived key is for; one secret, a separate key per use (HKDF-SHA256 info). */
 export type SecretPurpose = 'security-token-hash' | 'mail-seal' | 'api-key-hash' | 'temporary-password-hash';
@@ -15,7 +16,7 @@ export class ServerSecret {
 
   /** At least 32 bytes; anything shorter is refused rather than silently weak. */
   static from(secret: Uint8Array): ServerSecret {
-    if (!(secret instanceof Uint8Array) || secret.length < 32) throw new RangeError('the server secret must be at least 32 bytes');
+    if (!(secret instanceof Uint8Array) || secret.length < 32) throw new InvalidInputError('the server secret must be at least 32 bytes');
     return new ServerSecret(Buffer.from(secret));
   }
 

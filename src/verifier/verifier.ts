@@ -25,6 +25,7 @@ import { migrate } from './store/migrations.js';
 import { PostgresDatabase } from './store/postgres.js';
 import { SqliteDatabase } from './store/sqlite.js';
 import type { VerifierWarning } from './store/sqlite-file.js';
+import { InvalidInputError } from './errors.js';
 
 export type { VerifierWarning } from './store/sqlite-file.js';
 
@@ -99,7 +100,7 @@ export class Verifier implements AsyncDisposable {
   static async open(options: VerifierOptions): Promise<Verifier> {
     const tokenLength = options.tokenLength ?? DEFAULT_TOKEN_LENGTH;
     if (!Number.isInteger(tokenLength) || tokenLength < MIN_TOKEN_LENGTH || tokenLength > MAX_TOKEN_LENGTH) {
-      throw new RangeError(`tokenLength must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
+      throw new InvalidInputError(`tokenLength must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
     }
     const lockout = checkLockoutPolicy({ ...DEFAULT_LOCKOUT, ...options.lockout });
     const hasher = new PasswordHasher(options.argon2 ?? OWASP_ARGON2ID);

@@ -4,6 +4,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { checkSecret } from './secret-text.js';
+import { InvalidInputError } from '../errors.js';
 
 export interface Argon2Cost {
   /** KiB; OWASP's floor is 19 MiB (19456). */
@@ -29,7 +30,7 @@ export class PasswordHasher {
 
   constructor(cost: Argon2Cost = OWASP_ARGON2ID) {
     if (cost.memoryKiB < OWASP_ARGON2ID.memoryKiB || cost.timeCost < OWASP_ARGON2ID.timeCost || cost.parallelism < 1) {
-      throw new RangeError('argon2id cost below m = 19 MiB, t = 2, p = 1');
+      throw new InvalidInputError('argon2id cost below m = 19 MiB, t = 2, p = 1');
     }
     this.cost = cost;
     // Made now, in the background, so the first refusal does not also pay for making it.

@@ -3,6 +3,7 @@
 // leaked database neither shows tokens nor lets anyone test guesses offline.
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { ServerSecret } from '../server-secret.js';
+import { InvalidInputError } from '../errors.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -12,7 +13,7 @@ export const MAX_TOKEN_LENGTH = 64;
 
 export function generateSecurityToken(length = DEFAULT_TOKEN_LENGTH): string {
   if (!Number.isInteger(length) || length < MIN_TOKEN_LENGTH || length > MAX_TOKEN_LENGTH) {
-    throw new RangeError(`security token length must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
+    throw new InvalidInputError(`security token length must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
   }
   let token = '';
   for (let i = 0; i < length; i++) token += ALPHABET[randomInt(ALPHABET.length)];

@@ -27,6 +27,7 @@ const HTTP_STATUS: Record<VerifierErrorCode, number> = {
   ERR_VERIFIER_REFUSED: 500,
   ERR_VERIFIER_UNREACHABLE: 500,
   ERR_INVALID_VERIFIER_URL: 500,
+  ERR_CHALLENGE_MESSAGE: 400,
 };
 
 /** The HTTP status a verifier error answers with. */

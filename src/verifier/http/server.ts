@@ -12,6 +12,7 @@ import { adminRoutes } from './routes/admin.js';
 import { policyRoutes } from './routes/policy.js';
 import { publicRoutes } from './routes/public.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { InvalidInputError } from '../errors.js';
 
 export interface VerifierServerOptions {
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. None by default. */
@@ -38,7 +39,7 @@ function definedLimits(options: VerifierServerOptions): Partial<Record<keyof typ
 
 export async function buildVerifierServer(verifier: Verifier, options: VerifierServerOptions = {}): Promise<FastifyInstance> {
   const limits = { ...DEFAULT_SERVER_LIMITS, ...definedLimits(options) };
-  for (const [name, value] of Object.entries(limits)) if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  for (const [name, value] of Object.entries(limits)) if (!Number.isInteger(value) || value < 1) throw new InvalidInputError(`${name} must be a positive integer`);
   const requestTimeout = limits.requestTimeoutMs;
   const app = Fastify({
     logger: options.logger ?? false,

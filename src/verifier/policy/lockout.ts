@@ -9,6 +9,7 @@
 // again: the counter never clears on a timer (privacyIDEA #1578). Only a correct password or an
 // admin unlock resets it.
 import type { Database, SqlExecutor } from '../store/database.js';
+import { InvalidInputError } from '../errors.js';
 
 export interface LockoutPolicy {
   /** Consecutive failures that lock the account; 1..100 (NIST SP 800-63B's ceiling). */
@@ -26,8 +27,8 @@ const STALE_IN_FLIGHT_MS = 60_000;
 const WAIT_FOR_SLOT_MS = 10_000;
 
 export function checkLockoutPolicy(policy: LockoutPolicy): LockoutPolicy {
-  if (!Number.isInteger(policy.threshold) || policy.threshold < 1 || policy.threshold > 100) throw new RangeError('lockout threshold must be 1..100');
-  if (!(policy.baseMs > 0) || !(policy.maxMs >= policy.baseMs)) throw new RangeError('lockout durations must be positive, max ≥ base');
+  if (!Number.isInteger(policy.threshold) || policy.threshold < 1 || policy.threshold > 100) throw new InvalidInputError('lockout threshold must be 1..100');
+  if (!(policy.baseMs > 0) || !(policy.maxMs >= policy.baseMs)) throw new InvalidInputError('lockout durations must be positive, max ≥ base');
   return policy;
 }
 

@@ -8,6 +8,7 @@ import { jsonOption } from '../../commands/options.js';
 import { UsageError } from '../../exit-codes.js';
 import { printListing } from '../../table.js';
 import { ACTOR, defineVerifierCommand, SHOWN_ONCE, withVerifier } from '../command.js';
+import { InvalidInputError } from '../../../verifier/index.js';
 
 function scopesFrom(text: string): ApiKeyScope[] {
   const scopes = text.split(',').map((s) => s.trim());
@@ -44,7 +45,7 @@ function revokeCommand() {
     .argument('<ID>', 'as listed')
     .action(
       withVerifier(async (verifier, [id]) => {
-        if (!(await verifier.apiKeys.revoke(ACTOR, id!))) throw new Error('no such API key');
+        if (!(await verifier.apiKeys.revoke(ACTOR, id!))) throw new InvalidInputError('no such API key');
         console.log(`API key ${id} revoked`);
       }),
     );

@@ -3,6 +3,7 @@ import { defineGroup } from '../../command.js';
 import { jsonOption } from '../../commands/options.js';
 import { printListing } from '../../table.js';
 import { ACTOR, defineVerifierCommand, withVerifier } from '../command.js';
+import { InvalidInputError } from '../../../verifier/index.js';
 
 function listCommand() {
   return jsonOption(defineVerifierCommand('list', 'The trusted ranges')).action(
@@ -29,7 +30,7 @@ function removeCommand() {
     .argument('<CIDR>', 'as listed')
     .action(
       withVerifier(async (verifier, [cidr]) => {
-        if (!(await verifier.organisation.removeTrustedRange(ACTOR, cidr!))) throw new Error('no such trusted range');
+        if (!(await verifier.organisation.removeTrustedRange(ACTOR, cidr!))) throw new InvalidInputError('no such trusted range');
         console.log(`trusted range ${cidr} removed`);
       }),
     );
