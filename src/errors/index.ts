@@ -78,6 +78,11 @@ export class TokengateError extends Error {
     this.fn = init.failure?.fn;
   }
 
+  /** `rv`, `rvName` and `fn` together, to hand on to an error that explains this one. */
+  get failure(): Pkcs11Failure | undefined {
+    return this.rv === undefined ? undefined : { rv: this.rv, rvName: this.rvName!, fn: this.fn! };
+  }
+
   /** The CKR value, where the error came from the token; an alias of `rv` for the lockout layer. */
   get ckr(): number | undefined {
     return this.rv;

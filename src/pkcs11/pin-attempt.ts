@@ -3,7 +3,7 @@
 // a locked secret or a last try the caller did not allow; the guard counts the attempt up front.
 // After: the count is settled, and a wrong secret says how many tries are left where anyone knows,
 // or — when it used the last one — becomes PinLockedError.
-import { FinalTryRefusedError, PinIncorrectError, PinLockedError, type Pkcs11Failure } from './errors.js';
+import { FinalTryRefusedError, PinIncorrectError, PinLockedError } from './errors.js';
 import type { LoginGuardTicket, PinSecret } from './login-guard.js';
 import { secretName, tokenCountedStatus } from './pin-state.js';
 import type { Token, TokenInfo } from './token.js';
@@ -14,10 +14,6 @@ export interface SecretAttempt {
   readonly allowFinalTry: boolean;
   /** The token's information, read once for this attempt. */
   readonly info: TokenInfo;
-}
-
-function failureOf(err: PinIncorrectError): Pkcs11Failure | undefined {
-  return err.rv === undefined ? undefined : { rv: err.rv, rvName: err.rvName!, fn: err.fn! };
 }
 
 /** Refuses, before anything is sent, what the token's own counter forbids. */
@@ -45,16 +41,15 @@ function retriesLeftAfter(attempt: SecretAttempt, ticket: LoginGuardTicket | und
 function explainIncorrect(err: PinIncorrectError, attempt: SecretAttempt, ticket: LoginGuardTicket | undefined): Error {
   const what = secretName(attempt.secret);
   const retriesLeft = retriesLeftAfter(attempt, ticket);
-  const failure = failureOf(err);
   if (retriesLeft === 0) {
-    return Object.assign(new PinLockedError(`wrong ${what} — the ${what} is now locked; it must be unblocked`, { cause: err, ...(failure ? { failure } : {}) }), {
+    return Object.assign(new PinLockedError(`wrong ${what} — the ${what} is now locked; it must be unblocked`, { cause: err, failure: err.failure }), {
       pinType: attempt.secret,
       lockedNow: true,
     });
   }
   const left =
     retriesLeft === undefined ? ` (the token does not say how many tries are left)` : retriesLeft === 1 ? ' — 1 try left: the next wrong one locks it' : ` — ${retriesLeft} tries left`;
-  return Object.assign(new PinIncorrectError(`wrong ${what}${left}`, { cause: err, ...(failure ? { failure } : {}) }), {
+  return Object.assign(new PinIncorrectError(`wrong ${what}${left}`, { cause: err, failure: err.failure }), {
     pinType: attempt.secret,
     retriesLeft,
     finalTry: retriesLeft === 1,
@@ -71,7 +66,7 @@ export async function sendSecret<T>(attempt: SecretAttempt, send: () => T | Prom
   // locks after all (a TPM) is refused here too — the stricter of the two counters wins.
   refuseByTokenFlags(attempt.info, secret, allowFinalTry);
   const guard = token.loginGuard;
-  const ticket = guard ? await guard.begin({ modulePath: token.module.path, serial: token.serial, label: token.label, secret, allowFinalTry }) : undefined;
+  const ticket = guard ? await guard.begin({ ...token.guardIdentity, secret, allowFinalTry }) : undefined;
   let result: T;
   try {
     result = await send();

@@ -224,8 +224,7 @@ export class SessionPool implements AsyncDisposable {
     if (!sessionGone(err)) return err;
     if (this.#closed) return new SessionClosedError('the session pool is closed', { cause: err });
     if (err.code === 'ERR_TOKEN_REMOVED' || this.token.isPresent()) return err;
-    const failure = err.rv === undefined ? undefined : { rv: err.rv, rvName: err.rvName!, fn: err.fn! };
-    return new TokenRemovedError(`token "${this.token.label}" was removed`, { cause: err, failure });
+    return new TokenRemovedError(`token "${this.token.label}" was removed`, { cause: err, failure: err.failure });
   }
 
   /** Runs `fn` on a logged-in session of its own. A session lost to re-insertion is replaced and `fn` retried once. */

@@ -131,7 +131,7 @@ export class Session implements AsyncDisposable {
     if (!this.token.isPresent()) {
       return new TokenRemovedError(`token "${this.token.label}" was removed`, {
         cause: err,
-        failure: err.rv === undefined ? undefined : { rv: err.rv, rvName: err.rvName!, fn: err.fn! },
+        failure: err.failure,
       });
     }
     return err;

@@ -47,7 +47,7 @@ export async function unblockWithPuk(token: Token, puk: string | Pin, newPin: st
         throw Object.assign(
           new PinLockedError(
             'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
-            { cause: err, failure: { rv: err.rv, rvName: err.rvName!, fn: err.fn! } },
+            { cause: err, failure: err.failure },
           ),
           { pinType: 'puk' as const },
         );
@@ -55,7 +55,7 @@ export async function unblockWithPuk(token: Token, puk: string | Pin, newPin: st
       if (err instanceof TokengateError && err.rvName !== undefined && PUK_UNSUPPORTED.has(err.rvName)) {
         throw new UnblockNotSupportedError(
           'this module does not unblock with a PUK in an unlogged session (OpenSC: set user_pin_unblock_style = set_pin_in_unlogged_session in OPENSC_CONF)',
-          { cause: err, failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! } },
+          { cause: err, failure: err.failure },
         );
       }
       throw err;
@@ -76,13 +76,13 @@ export async function unblockWithSoPin(token: Token, soPin: string | Pin, newPin
     if (err instanceof SessionReadOnlyError && err.rvName === 'CKR_SESSION_READ_ONLY_EXISTS') {
       throw new SessionReadOnlyError(
         `an SO login needs every read-only session with "${token.label}" closed first (CKR_SESSION_READ_ONLY_EXISTS): close yours (await using ends them), then unblock`,
-        { cause: err, failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! } },
+        { cause: err, failure: err.failure },
       );
     }
     if (err instanceof TokengateError && err.rvName !== undefined && SO_UNSUPPORTED.has(err.rvName)) {
       throw new UnblockNotSupportedError('this token has no SO login that can set the user PIN (PIV cards: unblock with the PUK)', {
         cause: err,
-        failure: { rv: err.rv!, rvName: err.rvName, fn: err.fn! },
+        failure: err.failure,
       });
     }
     throw err;
