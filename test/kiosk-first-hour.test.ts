@@ -9,9 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pkcs11Module } from '../src/index.js';
-import { VerifierClient, enrollToken } from '../src/client/index.js';
-import { useServedVerifier } from './helpers/served-verifier.js';
+import { enrollDoorUser, useServedVerifier } from './helpers/served-verifier.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 import { startInTerminal, type Terminal } from './helpers/terminal.js';
 
@@ -31,17 +29,8 @@ function tokengate(args: string[], env: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  const { verifier } = served.current;
   url = served.current.url;
-  await verifier.admin.create('test', { username: 'kim', email: 'kim@example.test', password: 'correct horse battery' });
-  await verifier.admin.setChallengePolicy('test', 'kim', 'token-only');
-  const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
-  await using mod = await Pkcs11Module.load(hsm.current.modulePath, { loginGuard: 'none' });
-  const token = mod.token({ label: 'Kim card' });
-  await using session = await token.openSession({ write: true });
-  await session.login(hsm.current.tokens[0]!.userPin);
-  await enrollToken(admin, session, { username: 'kim', key: { generate: { type: 'ec-p256', label: 'door' }, subject: 'CN=Kim Example' }, serial: token.serial });
-  await session.logout();
+  await enrollDoorUser(served.current, { modulePath: hsm.current.modulePath, label: 'Kim card', userPin: hsm.current.tokens[0]!.userPin }, { username: 'kim', holder: 'Kim Example' });
 }, 60_000);
 afterAll(() => terminal?.stop());
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pkcs11Module } from '../src/index.js';
-import { VerifierClient, enrollToken } from '../src/client/index.js';
+import { VerifierClient } from '../src/client/index.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { useServedVerifier } from './helpers/served-verifier.js';
+import { enrollDoorUser, useServedVerifier } from './helpers/served-verifier.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 import { startInTerminal, type Terminal } from './helpers/terminal.js';
 
@@ -24,16 +24,8 @@ let terminal: Terminal | undefined;
 
 beforeAll(async () => {
   ({ verifier, url } = served.current);
-  await verifier.admin.create('test', { username: 'hal', email: 'hal@example.test', password: 'correct horse battery' });
-  await verifier.admin.setChallengePolicy('test', 'hal', 'token-only');
-  const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
   helpdesk = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'helpdesk', ['helpdesk'])).key });
-  await using mod = await Pkcs11Module.load(hsm.current.modulePath);
-  const token = mod.token({ label: 'Hal card' });
-  await using session = await token.openSession({ write: true });
-  await session.login(hsm.current.tokens[0]!.userPin);
-  credentialId = (await enrollToken(admin, session, { username: 'hal', key: { generate: { type: 'ec-p256', label: 'door' }, subject: 'CN=Hal Example' }, serial: token.serial })).credential.id;
-  await session.logout();
+  credentialId = await enrollDoorUser(served.current, { modulePath: hsm.current.modulePath, label: 'Hal card', userPin: hsm.current.tokens[0]!.userPin }, { username: 'hal', holder: 'Hal Example' });
 }, 60_000);
 afterAll(() => terminal?.stop());
 

@@ -1,7 +1,10 @@
 // A running verifier for tests of its clients (the kiosk, the CLI): SQLite, mail to a real SMTP
-// peer, HTTP on loopback; started before the file's tests, closed after them.
+// peer, HTTP on loopback; started before the file's tests, closed after them. And a door's user
+// with an enrolled SoftHSM card (enrollDoorUser).
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
+import { enrollToken, VerifierClient } from '../../src/client/index.js';
+import { Pkcs11Module } from '../../src/index.js';
 import { buildVerifierServer } from '../../src/verifier/http/server.js';
 import type { Verifier } from '../../src/verifier/verifier.js';
 import { startSmtpPeer, type SmtpPeer } from './smtp.js';
@@ -34,4 +37,25 @@ export function useServedVerifier(): { readonly current: ServedVerifier } {
       return served;
     },
   };
+}
+
+/**
+ * A user of the served verifier whose SoftHSM card is enrolled for a door: created, given the
+ * `token-only` challenge policy a kiosk needs (it sends no password), and a key generated on the
+ * card with a certificate for `holder`, registered through the admin API. Returns the credential id.
+ */
+export async function enrollDoorUser(served: ServedVerifier, card: { modulePath: string; label: string; userPin: string }, user: { username: string; holder: string }): Promise<string> {
+  const { verifier, url } = served;
+  await verifier.admin.create('test', { username: user.username, email: `${user.username}@example.test`, password: 'correct horse battery' });
+  await verifier.admin.setChallengePolicy('test', user.username, 'token-only');
+  const admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', `admin-${user.username}`, ['admin'])).key });
+  // The right PIN, once: no guard needed in front of it.
+  await using mod = await Pkcs11Module.load(card.modulePath, { loginGuard: 'none' });
+  const token = mod.token({ label: card.label });
+  await using session = await token.openSession({ write: true });
+  await session.login(card.userPin);
+  const key = { generate: { type: 'ec-p256' as const, label: 'door' }, subject: `CN=${user.holder}` };
+  const { credential } = await enrollToken(admin, session, { username: user.username, key, serial: token.serial });
+  await session.logout();
+  return credential.id;
 }
