@@ -2,7 +2,9 @@
 # Installs what tokengate's demo, tests and benchmarks need on a Debian machine, only where missing:
 # SoftHSM2, OpenSC (pkcs11-tool, opensc-pkcs11.so), OpenSSL, p11-kit, the smart-card stack for the
 # emulated PIV card (pcscd, vsmartcard-vpcd), a PostgreSQL server for the verifier's shared store,
-# tmux for the kiosk's terminal tests; then the npm dependencies.
+# tmux for the kiosk's terminal tests; for USB security keys, the libusb that node-hid's prebuilt
+# binary links, and the independent FIDO2 clients the simulator is checked against (python-fido2,
+# libfido2 with fido2-tools); then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || need+=(vsmartcard-vpcd)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+compgen -G '/usr/lib/*/libusb-1.0.so.0' >/dev/null || need+=(libusb-1.0-0)
+/usr/bin/python3 -c 'import fido2' >/dev/null 2>&1 || need+=(python3-fido2)
+compgen -G '/usr/lib/*/libfido2.so.1' >/dev/null || need+=(libfido2-1)
+command -v fido2-assert >/dev/null 2>&1 || need+=(fido2-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (apt)" >&2
   SUDO=""

@@ -60,8 +60,24 @@ export {
   MechanismNotSupportedError,
   FinalTryRefusedError,
   UnblockNotSupportedError,
+  PinBlockedError,
+  PinAuthBlockedError,
+  PinNotSetError,
+  PinPolicyError,
+  NoCredentialsError,
+  UserPresenceTimeoutError,
+  OperationCancelledError,
+  OperationDeniedError,
+  DeviceAccessDeniedError,
+  DeviceIoError,
+  DeviceBusyError,
+  DeviceTimeoutError,
+  CtapHidError,
+  Ctap2Error,
+  FidoProtocolError,
+  FidoNotSupportedError,
 } from './errors/index.js';
-export type { TokengateErrorCode, Pkcs11Failure, TokenLibraryError } from './errors/index.js';
+export type { TokengateErrorCode, FidoErrorCode, Pkcs11Failure, CtapFailure, TokenLibraryError } from './errors/index.js';
 export { HostLockout } from './lockout/host-lockout.js';
 export type { HostLockoutOptions } from './lockout/host-lockout.js';
 // Registers the host counter as the default login guard (see its header).

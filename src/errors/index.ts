@@ -26,8 +26,28 @@ export type TokengateErrorCode =
   | 'ERR_UNBLOCK_NOT_SUPPORTED'
   // The lockout layer's (src/lockout/errors.ts); listed here so one union covers every code.
   | 'ERR_TOKEN_BLOCKED'
+  // The HID and FIDO layers' (src/hid/, src/fido/).
+  | FidoErrorCode
   // The verifier's and its client's (src/verifier/errors.ts).
   | VerifierErrorCode;
+
+/** The codes only a USB security key (HID transport, CTAPHID, CTAP2) gives. */
+export type FidoErrorCode =
+  | 'ERR_PIN_AUTH_BLOCKED'
+  | 'ERR_PIN_NOT_SET'
+  | 'ERR_PIN_POLICY'
+  | 'ERR_NO_CREDENTIALS'
+  | 'ERR_USER_PRESENCE_TIMEOUT'
+  | 'ERR_OPERATION_CANCELLED'
+  | 'ERR_OPERATION_DENIED'
+  | 'ERR_DEVICE_ACCESS_DENIED'
+  | 'ERR_DEVICE_IO'
+  | 'ERR_DEVICE_BUSY'
+  | 'ERR_DEVICE_TIMEOUT'
+  | 'ERR_CTAPHID'
+  | 'ERR_CTAP2'
+  | 'ERR_FIDO_PROTOCOL'
+  | 'ERR_FIDO_NOT_SUPPORTED';
 
 /** The codes of the verifier's errors (and of its client's). */
 export type VerifierErrorCode =
@@ -59,9 +79,20 @@ export interface Pkcs11Failure {
   readonly fn: string;
 }
 
+/** What a security key answered, for errors that come from a CTAP2 command or a CTAPHID frame. */
+export interface CtapFailure {
+  /** The CTAP2 status byte (e.g. 0x31) or, for a CTAPHID ERROR frame, its error code. */
+  readonly status: number;
+  /** Its name, e.g. `CTAP2_ERR_PIN_INVALID` or `CTAPHID_ERR_CHANNEL_BUSY`. */
+  readonly statusName: string;
+  /** The command that failed, e.g. `clientPIN.getPinUvAuthTokenUsingPinWithPermissions`. */
+  readonly command: string;
+}
+
 interface ErrorInit {
   cause?: unknown;
   failure?: Pkcs11Failure;
+  ctap?: CtapFailure;
 }
 
 export class TokengateError extends Error {
@@ -69,6 +100,8 @@ export class TokengateError extends Error {
   readonly rv: number | undefined;
   readonly rvName: string | undefined;
   readonly fn: string | undefined;
+  /** What a security key answered, when the error came from one (never set with `rv`). */
+  readonly ctap: CtapFailure | undefined;
 
   constructor(message: string, init: ErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -76,6 +109,7 @@ export class TokengateError extends Error {
     this.rv = init.failure?.rv;
     this.rvName = init.failure?.rvName;
     this.fn = init.failure?.fn;
+    this.ctap = init.ctap;
   }
 
   /** `rv`, `rvName` and `fn` together, to hand on to an error that explains this one. */
@@ -179,6 +213,79 @@ export class TokenBlockedError extends TokengateError {
   override readonly code = 'ERR_TOKEN_BLOCKED';
 }
 
+// ---- USB security keys (src/hid/, src/fido/). A key's wrong PIN is a PinIncorrectError, its
+// blocked PIN a PinLockedError (also exported as PinBlockedError), its final try refused a
+// FinalTryRefusedError and a key pulled out a TokenRemovedError, as for PKCS#11 tokens.
+
+/**
+ * Three wrong PINs since the key was plugged in: the key refuses every PIN until it is unplugged
+ * and plugged in again (CTAP2_ERR_PIN_AUTH_BLOCKED). Stop prompting: another try cannot succeed.
+ */
+export class PinAuthBlockedError extends TokengateError {
+  override readonly code = 'ERR_PIN_AUTH_BLOCKED';
+  /** Tries left once the key has been re-plugged, where the key said. */
+  retriesLeft: number | undefined;
+}
+/** The key has no PIN yet (CTAP2_ERR_PIN_NOT_SET): set one first. */
+export class PinNotSetError extends TokengateError {
+  override readonly code = 'ERR_PIN_NOT_SET';
+}
+/** The new PIN breaks the key's rules (too short, too long, CTAP2_ERR_PIN_POLICY_VIOLATION). */
+export class PinPolicyError extends TokengateError {
+  override readonly code = 'ERR_PIN_POLICY';
+}
+/** The key holds no credential for this relying party / allow list (CTAP2_ERR_NO_CREDENTIALS). */
+export class NoCredentialsError extends TokengateError {
+  override readonly code = 'ERR_NO_CREDENTIALS';
+}
+/** Nobody touched the key in time (CTAP2_ERR_USER_ACTION_TIMEOUT, or the caller's deadline). */
+export class UserPresenceTimeoutError extends TokengateError {
+  override readonly code = 'ERR_USER_PRESENCE_TIMEOUT';
+}
+/** The caller's AbortSignal fired; the key was told (CTAPHID_CANCEL) and answered. */
+export class OperationCancelledError extends TokengateError {
+  override readonly code = 'ERR_OPERATION_CANCELLED';
+}
+/** The key refused the operation (CTAP2_ERR_OPERATION_DENIED, or the user declined). */
+export class OperationDeniedError extends TokengateError {
+  override readonly code = 'ERR_OPERATION_DENIED';
+}
+/** The operating system refused to open the device; the message says how to fix it (udev, Administrator). */
+export class DeviceAccessDeniedError extends TokengateError {
+  override readonly code = 'ERR_DEVICE_ACCESS_DENIED';
+}
+/** Reading from or writing to the device failed for a reason other than its removal. */
+export class DeviceIoError extends TokengateError {
+  override readonly code = 'ERR_DEVICE_IO';
+}
+/** The key stayed busy with another channel (CTAPHID_ERR_CHANNEL_BUSY) after the retries. */
+export class DeviceBusyError extends TokengateError {
+  override readonly code = 'ERR_DEVICE_BUSY';
+}
+/** The key did not answer before the deadline. */
+export class DeviceTimeoutError extends TokengateError {
+  override readonly code = 'ERR_DEVICE_TIMEOUT';
+}
+/** A CTAPHID ERROR frame (invalid command, parameter, length, sequence, channel…); `ctap` says which. */
+export class CtapHidError extends TokengateError {
+  override readonly code = 'ERR_CTAPHID';
+}
+/** A CTAP2 status the library has no more specific class for; `ctap` says which. */
+export class Ctap2Error extends TokengateError {
+  override readonly code = 'ERR_CTAP2';
+}
+/** The key sent something the protocol does not allow (wrong nonce, bad sequence, non-canonical CBOR…). */
+export class FidoProtocolError extends TokengateError {
+  override readonly code = 'ERR_FIDO_PROTOCOL';
+}
+/** The key lacks what was asked (no CTAP2, no clientPIN, no such algorithm or PIN protocol). */
+export class FidoNotSupportedError extends TokengateError {
+  override readonly code = 'ERR_FIDO_NOT_SUPPORTED';
+}
+/** A security key's blocked PIN (retries at 0; only a reset, which erases its credentials, helps). */
+export const PinBlockedError = PinLockedError;
+export type PinBlockedError = PinLockedError;
+
 /**
  * Every error the token library throws, as one union: `switch (err.code)` on it narrows to the
  * class, so `case 'ERR_PIN_INCORRECT':` gives `err.retriesLeft`. (Each class's `code` is a literal.)
@@ -204,5 +311,20 @@ export type TokenLibraryError =
   | KeyNotFoundError
   | KeyTypeMismatchError
   | MechanismNotSupportedError
-  | TokenBlockedError;
+  | TokenBlockedError
+  | PinAuthBlockedError
+  | PinNotSetError
+  | PinPolicyError
+  | NoCredentialsError
+  | UserPresenceTimeoutError
+  | OperationCancelledError
+  | OperationDeniedError
+  | DeviceAccessDeniedError
+  | DeviceIoError
+  | DeviceBusyError
+  | DeviceTimeoutError
+  | CtapHidError
+  | Ctap2Error
+  | FidoProtocolError
+  | FidoNotSupportedError;
 
