@@ -15,7 +15,7 @@ export type { TokenInfo, TokenSelector } from './pkcs11/token.js';
 export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
 export { decodeTokenFlags, decodeSlotFlags } from './pkcs11/flags.js';
 export { Session } from './pkcs11/session.js';
-export { Pin } from './pkcs11/pin.js';
+export { Pin } from './util/pin.js';
 export type { SessionOptions, LoginOptions, UserType } from './pkcs11/session.js';
 export type { UnblockPinOptions } from './pkcs11/unblock.js';
 export type { TokenAdmission } from './pkcs11/admission.js';

@@ -4,7 +4,7 @@
 import { call, type Handle, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
 import { presentTokens } from './select.js';
-import { checkPin, pinValue, type Pin } from './pin.js';
+import { checkPin, pinValue, type Pin } from '../util/pin.js';
 import type { TokenInfo } from './token-info.js';
 
 export interface InitializeTokenOptions {

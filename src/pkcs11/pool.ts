@@ -7,7 +7,7 @@ import { sessionGone, SessionClosedError, TokenNotPresentError, TokenRemovedErro
 import { describeRef, type ObjectRef, type TokenKey } from './objects.js';
 import type { PublicKey } from './public-key.js';
 import { checkPin, Session, type UserType } from './session.js';
-import { Pin } from './pin.js';
+import { Pin } from '../util/pin.js';
 import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
 import { signOn } from './session-signing.js';
 import { SignWorkers, workerCount } from './sign-workers.js';

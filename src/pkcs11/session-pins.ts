@@ -6,7 +6,7 @@ import { NotLoggedInError, SessionReadOnlyError } from './errors.js';
 import type { PinSecret } from './login-guard.js';
 import { forgetLogin } from './login-state.js';
 import { sendSecret } from './pin-attempt.js';
-import { checkPin, pinValue, type Pin } from './pin.js';
+import { checkPin, pinValue, type Pin } from '../util/pin.js';
 import type { Session } from './session.js';
 import { noteOwnChange } from './token-changes.js';
 

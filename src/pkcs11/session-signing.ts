@@ -4,7 +4,7 @@ import { call, callAsync, pkcs11js, type Handle, type RawPkcs11 } from './bindin
 import { KeyNotFoundError, NotLoggedInError } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import { sendSecret } from './pin-attempt.js';
-import { checkPin, pinValue, type Pin } from './pin.js';
+import { checkPin, pinValue, type Pin } from '../util/pin.js';
 import { privateKeyIn, userLoggedIn } from './session-objects.js';
 import type { Session } from './session.js';
 import { finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';

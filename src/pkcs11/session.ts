@@ -16,7 +16,7 @@ import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './ad
 import type { PinSecret } from './login-guard.js';
 import { sendSecret } from './pin-attempt.js';
 import { secretName } from './pin-state.js';
-import { checkPin, pinValue, type Pin } from './pin.js';
+import { checkPin, pinValue, type Pin } from '../util/pin.js';
 import * as objects from './session-objects.js';
 import { signChallenge, type SignChallengeOptions } from './session-signing.js';
 import { generateKeyPair } from './session-keys.js';
@@ -50,7 +50,7 @@ const USER_TYPES: Record<UserType, number> = {
 };
 
 
-export { checkPin } from './pin.js';
+export { checkPin } from '../util/pin.js';
 
 export class Session implements AsyncDisposable {
   readonly token: Token;

@@ -16,7 +16,7 @@ import { InvalidArgumentError, TokenNotPresentError } from './errors.js';
 import { unblockPin, type UnblockPinOptions } from './unblock.js';
 import type { GuardedToken, LoginGuard, PinSecret } from './login-guard.js';
 import { pinStateOf, type PinState } from './pin-state.js';
-import type { Pin } from './pin.js';
+import type { Pin } from '../util/pin.js';
 import { changedElsewhere } from './token-changes.js';
 
 export class Token {

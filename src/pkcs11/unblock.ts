@@ -10,7 +10,7 @@ import { InvalidArgumentError, PinLockedError, SessionReadOnlyError, TokengateEr
 import { sendSecret } from './pin-attempt.js';
 import { noteOwnChange } from './token-changes.js';
 import { forgetLogin } from './login-state.js';
-import { checkPin, pinValue, type Pin } from './pin.js';
+import { checkPin, pinValue, type Pin } from '../util/pin.js';
 import type { Token } from './token.js';
 
 export type UnblockPinOptions =

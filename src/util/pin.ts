@@ -2,8 +2,8 @@
 // (a WeakMap), and printed, serialised or inspected only as "[redacted]". It travels from the
 // CLI and the kiosk down to the binding call, where `pinValue` hands the string over.
 import { inspect } from 'node:util';
-import { InvalidArgumentError, PinLengthError } from './errors.js';
-import { isWellFormed } from '../util/well-formed.js';
+import { InvalidArgumentError, PinLengthError } from '../errors/index.js';
+import { isWellFormed } from './well-formed.js';
 
 const values = new WeakMap<Pin, string>();
 
