@@ -88,3 +88,17 @@ export { TokenBlockedError } from './lockout/errors.js';
 export { Blocklist, certificateFingerprint } from './lockout/blocklist.js';
 export type { BlocklistEntries, BlocklistFetcher, TokenIdentity } from './lockout/blocklist.js';
 export { defaultStateDir } from './lockout/state-dir.js';
+// USB security keys over HID: FIDO2 (CTAPHID + CTAP2 clientPIN), U2F as a fallback.
+export { SecurityKey } from './fido/security-key.js';
+export type { SecurityKeyPinStatus, UnlockOptions as SecurityKeyUnlockOptions, ChangePinOptions as SecurityKeyChangePinOptions, TouchOptions } from './fido/security-key.js';
+export type { EnrollOptions as SecurityKeyEnrollOptions, EnrolledCredential, SignChallengeOptions, FidoAssertion, FidoAlgorithm } from './fido/credentials.js';
+export { CtapHidConnection } from './fido/ctaphid.js';
+export type { ConnectionOptions as CtapHidConnectionOptions, TransactOptions, CtapHidDeviceVersion } from './fido/ctaphid.js';
+export { Ctap2 } from './fido/ctap2.js';
+export type { AuthenticatorInfo, CallOptions as Ctap2CallOptions } from './fido/ctap2.js';
+export { clientData, parseAuthenticatorData, coseToPublicKey } from './fido/webauthn.js';
+export type { AuthenticatorData, AttestedCredential, ClientData } from './fido/webauthn.js';
+export { HID_REPORT_SIZE } from './hid/transport.js';
+export type { HidTransport } from './hid/transport.js';
+export { createMemoryHidPair } from './hid/memory-transport.js';
+export type { MemoryHidPair, HidDeviceEnd } from './hid/memory-transport.js';

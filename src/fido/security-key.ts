@@ -1,0 +1,252 @@
+// A USB security key as tokengate's callers meet it: open it, ask its PIN state, unlock it with
+// the PIN (the final-try guard applies: the key's last retry is spent only with allowFinalTry),
+// enroll it for a relying party, have it sign a challenge, set or change its PIN. The key counts
+// its own tries and is the only truth: retries are read from it before and after every PIN, never
+// assumed. Keys without CTAP2 fall back to U2F (no PIN; the status says so).
+import {
+  FidoNotSupportedError,
+  FinalTryRefusedError,
+  NotLoggedInError,
+  PinAuthBlockedError,
+  PinIncorrectError,
+  PinLockedError,
+  TokengateError,
+} from '../errors/index.js';
+import type { HidTransport } from '../hid/transport.js';
+import { Pin } from '../util/pin.js';
+import { ClientPin, type PinToken } from './client-pin.js';
+import { PERMISSION } from './constants.js';
+import { Ctap2, type AuthenticatorInfo, type CallOptions } from './ctap2.js';
+import { CtapHidConnection, type ConnectionOptions } from './ctaphid.js';
+import { enrollCtap2, enrollU2f, signCtap2, signU2f, type EnrolledCredential, type EnrollOptions, type FidoAssertion, type SignChallengeOptions } from './credentials.js';
+import { U2f } from './u2f.js';
+
+export type TouchOptions = CallOptions;
+
+export interface SecurityKeyPinStatus {
+  /** 'ctap2' keys have a PIN; 'u2f' keys have none, and every other field is then empty. */
+  protocol: 'ctap2' | 'u2f';
+  pinSet: boolean;
+  /** Wrong PINs the key still allows, as it says (never assumed). */
+  retriesLeft: number | undefined;
+  /** The next wrong PIN blocks it. */
+  finalTry: boolean;
+  /** Too many wrong PINs since it was plugged in: unplug and plug it in again. */
+  authBlocked: boolean;
+  /** Retries at 0: only a reset (which erases its credentials) helps. */
+  blocked: boolean;
+  /** Who counts the tries: the key itself. */
+  source: 'token';
+  unlocked: boolean;
+}
+
+export interface UnlockOptions extends TouchOptions {
+  /** Spend the key's last retry (default false: FinalTryRefusedError instead). */
+  allowFinalTry?: boolean;
+  /** Binds the unlock to one relying party (keys with permission tokens). */
+  rpId?: string;
+}
+
+export interface ChangePinOptions extends TouchOptions {
+  allowFinalTry?: boolean;
+}
+
+export class SecurityKey implements AsyncDisposable {
+  private pinToken: PinToken | undefined;
+  private authBlockedSeen = false;
+  private closedFlag = false;
+
+  private constructor(
+    private readonly connection: CtapHidConnection,
+    /** getInfo's answer; undefined for a U2F-only key. */
+    readonly info: AuthenticatorInfo | undefined,
+    private readonly ctap2: Ctap2 | undefined,
+    private readonly clientPin: ClientPin | undefined,
+  ) {}
+
+  /** Opens a channel to the key on `transport` and reads what it can do. The key owns the transport. */
+  static async open(transport: HidTransport, options: ConnectionOptions & TouchOptions = {}): Promise<SecurityKey> {
+    const connection = await CtapHidConnection.open(transport, options);
+    try {
+      if (!connection.supportsCbor) return new SecurityKey(connection, undefined, undefined, undefined);
+      const ctap2 = new Ctap2(connection);
+      const info = await ctap2.getInfo(options);
+      const hasPin = info.options.clientPin !== undefined;
+      return new SecurityKey(connection, info, ctap2, hasPin ? new ClientPin(ctap2, info) : undefined);
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
+
+  get path(): string {
+    return this.connection.transport.path;
+  }
+
+  get protocol(): 'ctap2' | 'u2f' {
+    return this.ctap2 ? 'ctap2' : 'u2f';
+  }
+
+  /** The PIN protocol in use (2 where the key has it), undefined without clientPIN. */
+  get pinProtocol(): 1 | 2 | undefined {
+    return this.clientPin?.protocolVersion;
+  }
+
+  get unlocked(): boolean {
+    return this.pinToken !== undefined;
+  }
+
+  async pinStatus(options?: TouchOptions): Promise<SecurityKeyPinStatus> {
+    const base = { source: 'token' as const, unlocked: this.unlocked };
+    if (!this.clientPin || !this.info) {
+      return { ...base, protocol: this.protocol, pinSet: false, retriesLeft: undefined, finalTry: false, authBlocked: false, blocked: false };
+    }
+    const pinSet = this.info.options.clientPin === true;
+    const { retries, powerCycleState } = await this.clientPin.getRetries(options);
+    const authBlocked = powerCycleState ?? this.authBlockedSeen;
+    return { ...base, protocol: 'ctap2', pinSet, retriesLeft: retries, finalTry: retries === 1, authBlocked, blocked: retries === 0 };
+  }
+
+  /**
+   * Trades the PIN for a PIN token held until `lock()` or `close()`. Throws PinIncorrectError
+   * (with `retriesLeft` read from the key), PinAuthBlockedError, PinLockedError (blocked, with
+   * `lockedNow` when this PIN used the last retry), FinalTryRefusedError, PinNotSetError.
+   */
+  async unlock(pin: string | Pin, options: UnlockOptions = {}): Promise<void> {
+    const clientPin = this.requirePin();
+    const secret = Pin.from(pin);
+    const before = await this.pinStatus(options);
+    if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
+    if (before.authBlocked) throw authBlocked(before.retriesLeft);
+    if (before.finalTry && !options.allowFinalTry) {
+      throw new FinalTryRefusedError('one try is left before the security key blocks its PIN; pass allowFinalTry to use it');
+    }
+    this.pinToken = undefined;
+    try {
+      this.pinToken = await clientPin.getPinToken(
+        secret,
+        { permissions: PERMISSION.makeCredential | PERMISSION.getAssertion, rpId: options.rpId },
+        options,
+      );
+      this.authBlockedSeen = false;
+    } catch (err) {
+      throw await this.explainPinFailure(err, options);
+    }
+  }
+
+  /** Forgets the PIN token. */
+  lock(): void {
+    this.pinToken = undefined;
+  }
+
+  /** Sets the first PIN of a key that has none. */
+  async setPin(newPin: string | Pin, options?: TouchOptions): Promise<void> {
+    await this.requirePin().setPin(Pin.from(newPin, 'new PIN'), options);
+    if (this.info) this.info.options.clientPin = true;
+  }
+
+  /** Changes the PIN; a wrong current PIN counts like a wrong unlock (and the final-try guard applies). */
+  async changePin(currentPin: string | Pin, newPin: string | Pin, options: ChangePinOptions = {}): Promise<void> {
+    const clientPin = this.requirePin();
+    const current = Pin.from(currentPin);
+    const next = Pin.from(newPin, 'new PIN');
+    const before = await this.pinStatus(options);
+    if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
+    if (before.authBlocked) throw authBlocked(before.retriesLeft);
+    if (before.finalTry && !options.allowFinalTry) {
+      throw new FinalTryRefusedError('one try is left before the security key blocks its PIN; pass allowFinalTry to use it');
+    }
+    try {
+      await clientPin.changePin(current, next, options);
+      this.pinToken = undefined;
+    } catch (err) {
+      throw await this.explainPinFailure(err, options);
+    }
+  }
+
+  /** Makes a credential for `rpId` (touch needed). Uses the PIN token when unlocked (UV set). */
+  async enroll(options: EnrollOptions): Promise<EnrolledCredential> {
+    if (!this.ctap2) return enrollU2f(new U2f(this.connection), options);
+    return this.withToken(() => enrollCtap2(this.ctap2!, this.pinToken, options));
+  }
+
+  /** Signs `challenge` for `rpId` as a WebAuthn assertion (touch needed unless userPresence is false). */
+  async signChallenge(options: SignChallengeOptions): Promise<FidoAssertion> {
+    if (!this.ctap2) return signU2f(new U2f(this.connection), options);
+    return this.withToken(() => signCtap2(this.ctap2!, this.pinToken, options));
+  }
+
+  /** Erases every credential and the PIN (touch needed; most keys allow it only just after plugging in). */
+  async reset(options?: TouchOptions): Promise<void> {
+    if (!this.ctap2) throw new FidoNotSupportedError('a U2F-only key has no reset command');
+    await this.ctap2.reset(options);
+    this.pinToken = undefined;
+    if (this.info) this.info.options.clientPin = false;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.pinToken = undefined;
+    await this.connection.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private requirePin(): ClientPin {
+    if (!this.clientPin) {
+      throw new FidoNotSupportedError(this.ctap2 ? 'this security key has no PIN (no clientPIN)' : 'a U2F-only security key has no PIN');
+    }
+    return this.clientPin;
+  }
+
+  /** A token the key no longer takes (re-plugged, expired) is forgotten, and the caller told to unlock again. */
+  private async withToken<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof NotLoggedInError) this.pinToken = undefined;
+      throw err;
+    }
+  }
+
+  /** A PIN failure with the retries the key reports now (asked again: never assumed). */
+  private async explainPinFailure(err: unknown, options: TouchOptions): Promise<unknown> {
+    if (err instanceof PinAuthBlockedError) {
+      this.authBlockedSeen = true;
+      return authBlocked(await this.retriesOrUndefined(options), err);
+    }
+    if (err instanceof PinLockedError) return err;
+    if (!(err instanceof PinIncorrectError)) return err;
+    const retriesLeft = await this.retriesOrUndefined(options);
+    if (retriesLeft === 0) {
+      return Object.assign(new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap }), { lockedNow: true });
+    }
+    const message = retriesLeft === undefined ? 'wrong PIN' : `wrong PIN — ${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
+    return Object.assign(new PinIncorrectError(message, { ctap: err.ctap }), { retriesLeft, finalTry: retriesLeft === 1 });
+  }
+
+  private async retriesOrUndefined(options: TouchOptions): Promise<number | undefined> {
+    try {
+      return (await this.clientPin!.getRetries(options)).retries;
+    } catch (err) {
+      if (err instanceof TokengateError && err.code === 'ERR_TOKEN_REMOVED') throw err;
+      return undefined;
+    }
+  }
+}
+
+function authBlocked(retriesLeft: number | undefined, cause?: TokengateError): PinAuthBlockedError {
+  const error = new PinAuthBlockedError('too many wrong PINs since the security key was plugged in: unplug it and plug it in again', {
+    cause,
+    ctap: cause?.ctap,
+  });
+  error.retriesLeft = retriesLeft;
+  return error;
+}
