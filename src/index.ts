@@ -38,6 +38,17 @@ export type { SignOptions } from './pkcs11/signing.js';
 export type { MechanismInfo } from './pkcs11/mechanisms.js';
 export type { KeyType, NamedCurve } from './pkcs11/curves.js';
 export { ckrName } from './errors/ckr-names.js';
+// USB security keys over HID: the device list and its watcher, and the transport the FIDO layer
+// speaks CTAPHID over. node-hid is loaded only when a key is listed or opened, never by this import.
+export { listFidoDevices, openHidTransport, FIDO_USAGE_PAGE, FIDO_USAGE } from './hid/devices.js';
+export type { FidoDeviceInfo, HidDeviceSource } from './hid/devices.js';
+export { FidoDeviceWatcher } from './hid/watcher.js';
+export type { FidoDeviceEvent, FidoWatchOptions, FidoDeviceWatcherEvents, WatchedFidoDevice } from './hid/watcher.js';
+export { HID_REPORT_SIZE } from './hid/transport.js';
+export type { HidTransport, HidOpenOptions } from './hid/transport.js';
+export { createMemoryHidPair } from './hid/memory-transport.js';
+export type { MemoryHidPair, HidDeviceEnd } from './hid/memory-transport.js';
+export { fidoDisplayName, fidoVendorName } from './hid/vendors.js';
 export {
   TokengateError,
   Pkcs11Error,

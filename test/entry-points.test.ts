@@ -1,6 +1,6 @@
 // Each entry point loads what it should and nothing more, checked in a fresh Node process: the
 // native addons mapped into it (/proc/self/maps) and the CommonJS packages in its require cache.
-//   tokengate           the token library: pkcs11js, but no Fastify, pg, SQLite or argon2
+//   tokengate           the token library: pkcs11js, but no Fastify, pg, SQLite or argon2, nor node-hid
 //   tokengate/client    the same, plus nothing of the verifier's server
 //   tokengate/verifier  the verifier: its server and stores, and no PKCS#11 addon
 import { spawnSync } from 'node:child_process';
@@ -38,6 +38,7 @@ describe('entry points', () => {
     expect(addons.some((a) => a.includes('pkcs11js'))).toBe(true);
     for (const heavy of SERVER) expect(packages, heavy).not.toContain(heavy);
     expect(addons.filter((a) => !a.includes('pkcs11js'))).toEqual([]);
+    expect(packages).not.toContain('node-hid'); // loaded when a security key is listed or opened
   });
 
   it('tokengate/client loads the token library and nothing of the verifier\'s server', () => {

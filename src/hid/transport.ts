@@ -25,3 +25,29 @@ export interface HidTransport extends AsyncDisposable {
   close(): Promise<void>;
   readonly closed: boolean;
 }
+
+/** How a transport is opened, whichever is behind it. */
+export interface HidOpenOptions {
+  /**
+   * Called once, at once, when the transport learns that the device went (a failed read or write,
+   * an unreachable peer): hand it to `FidoDeviceWatcher.noteRemoved` so the watcher does not wait
+   * for its next poll. Exceptions it throws are not the transport's: they are rethrown on a later turn.
+   */
+  onRemoved?: (path: string) => void;
+}
+
+/** The `onRemoved` hook, called at most once, and never into the caller's I/O path. */
+export function removalNotice(path: string, onRemoved: ((path: string) => void) | undefined): () => void {
+  let told = false;
+  return () => {
+    if (told || !onRemoved) return;
+    told = true;
+    try {
+      onRemoved(path);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  };
+}
