@@ -109,7 +109,3 @@ export { Ctap2 } from './fido/ctap2.js';
 export type { AuthenticatorInfo, CallOptions as Ctap2CallOptions } from './fido/ctap2.js';
 export { clientData, parseAuthenticatorData, coseToPublicKey } from './fido/webauthn.js';
 export type { AuthenticatorData, AttestedCredential, ClientData } from './fido/webauthn.js';
-export { HID_REPORT_SIZE } from './hid/transport.js';
-export type { HidTransport } from './hid/transport.js';
-export { createMemoryHidPair } from './hid/memory-transport.js';
-export type { MemoryHidPair, HidDeviceEnd } from './hid/memory-transport.js';

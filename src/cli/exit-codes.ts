@@ -12,6 +12,8 @@ export const EXIT = {
   tokenBlocked: 6,
   verificationFailed: 7,
   verifierUnreachable: 8,
+  /** A security key that refuses every PIN until it is unplugged and plugged in again. */
+  pinAuthBlocked: 9,
 } as const;
 
 /** A mistake in how the command was called: exit 2, with the explanation. */
@@ -40,6 +42,11 @@ export function exitCodeFor(err: unknown): number {
       return EXIT.tokenBlocked;
     case 'ERR_VERIFIER_UNREACHABLE':
       return EXIT.verifierUnreachable;
+    case 'ERR_PIN_AUTH_BLOCKED':
+      return EXIT.pinAuthBlocked;
+    // A new PIN the key's rules refuse: nothing was counted.
+    case 'ERR_PIN_POLICY':
+      return EXIT.usage;
     default:
       return EXIT.failure;
   }

@@ -19,6 +19,7 @@ import { unblockPinCommand } from './commands/unblock-pin.js';
 import { verifyCommand } from './commands/verify.js';
 import { watchCommand } from './commands/watch.js';
 import { EXIT, UsageError } from './exit-codes.js';
+import { fidoCommand } from './fido/program.js';
 import { verifierCommand } from './verifier/program.js';
 
 const AFTER = `
@@ -26,7 +27,8 @@ PINs come from TOKENGATE_PIN (TOKENGATE_SO_PIN, TOKENGATE_PUK, TOKENGATE_NEW_PIN
 masked prompt; a PIN on the command line is refused. Every wrong one counts, like a login.
 
 exit codes: 0 ok, 1 failure, 2 usage, 3 PIN incorrect, 4 PIN locked, 5 token not present,
-            6 token blocked, 7 verification failed, 8 verifier unreachable`;
+            6 token blocked, 7 verification failed, 8 verifier unreachable,
+            9 security key wants to be unplugged and plugged in again`;
 
 /** `tokengate help [COMMAND…]`: the same page as `COMMAND --help`. */
 function helpCommand(program: () => Command): Command {
@@ -47,7 +49,7 @@ function helpCommand(program: () => Command): Command {
 }
 
 function program(): Command {
-  const root: Command = defineGroup('tokengate', 'PKCS#11 tokens from the command line', 'PKCS#11 tokens from the command line: PINs, keys, signatures, and the companion verifier.', [
+  const root: Command = defineGroup('tokengate', 'PKCS#11 tokens and FIDO security keys from the command line', 'PKCS#11 tokens and FIDO security keys from the command line: PINs, keys, signatures, and the companion verifier.', [
     modulesCommand(),
     tokensCommand(),
     keysCommand(),
@@ -63,6 +65,7 @@ function program(): Command {
     changePinCommand(),
     unblockPinCommand(),
     initTokenCommand(),
+    fidoCommand(),
     verifierCommand(),
   ]);
   return root.addCommand(helpCommand(() => root)).addHelpText('after', AFTER);

@@ -12,7 +12,8 @@ import {
   PinLockedError,
   TokengateError,
 } from '../errors/index.js';
-import type { HidTransport } from '../hid/transport.js';
+import { openHidTransport } from '../hid/devices.js';
+import type { HidOpenOptions, HidTransport } from '../hid/transport.js';
 import { Pin } from '../util/pin.js';
 import { ClientPin, type PinToken } from './client-pin.js';
 import { PERMISSION } from './constants.js';
@@ -64,9 +65,19 @@ export class SecurityKey implements AsyncDisposable {
     private readonly clientPin: ClientPin | undefined,
   ) {}
 
-  /** Opens a channel to the key on `transport` and reads what it can do. The key owns the transport. */
-  static async open(transport: HidTransport, options: ConnectionOptions & TouchOptions = {}): Promise<SecurityKey> {
-    const connection = await CtapHidConnection.open(transport, options);
+  /**
+   * Opens the key at `device` — a path from `listFidoDevices()`, `udp:HOST:PORT` for the simulator,
+   * or a transport already open (which the key then owns) — and reads what it can do.
+   */
+  static async open(device: string | HidTransport, options: ConnectionOptions & HidOpenOptions & TouchOptions = {}): Promise<SecurityKey> {
+    const transport = typeof device === 'string' ? await openHidTransport(device, options) : device;
+    let connection: CtapHidConnection;
+    try {
+      connection = await CtapHidConnection.open(transport, options);
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
     try {
       if (!connection.supportsCbor) return new SecurityKey(connection, undefined, undefined, undefined);
       const ctap2 = new Ctap2(connection);
