@@ -4,7 +4,7 @@
 // on the next (or the waiting) read and on every write.
 import { InvalidArgumentError, TokenRemovedError } from '../errors/index.js';
 import { ReportQueue } from './report-queue.js';
-import { HID_REPORT_SIZE, type HidTransport } from './transport.js';
+import { HID_REPORT_SIZE, removalNotice, type HidOpenOptions, type HidTransport } from './transport.js';
 
 /** The authenticator's side of the cable. */
 export interface HidDeviceEnd {
@@ -22,8 +22,9 @@ export interface MemoryHidPair {
   readonly device: HidDeviceEnd;
 }
 
-export function createMemoryHidPair(name = 'sim'): MemoryHidPair {
+export function createMemoryHidPair(name = 'sim', options: HidOpenOptions = {}): MemoryHidPair {
   const path = `memory:${name}`;
+  const noticeRemoval = removalNotice(path, options.onRemoved);
   const queue = new ReportQueue();
   const listeners: ((report: Uint8Array) => void)[] = [];
   let unplugged = false;
@@ -69,6 +70,7 @@ export function createMemoryHidPair(name = 'sim'): MemoryHidPair {
       if (unplugged) return;
       unplugged = true;
       queue.fail(removed());
+      noticeRemoval();
     },
     get unplugged() {
       return unplugged;
