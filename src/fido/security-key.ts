@@ -6,6 +6,7 @@
 import {
   FidoNotSupportedError,
   FinalTryRefusedError,
+  InvalidArgumentError,
   NotLoggedInError,
   PinAuthBlockedError,
   PinIncorrectError,
@@ -44,7 +45,10 @@ export interface SecurityKeyPinStatus {
 export interface UnlockOptions extends TouchOptions {
   /** Spend the key's last retry (default false: FinalTryRefusedError instead). */
   allowFinalTry?: boolean;
-  /** Binds the unlock to one relying party (keys with permission tokens). */
+  /**
+   * The relying party the unlock is for. CTAP 2.1 keys (permission tokens) bind the unlock to it
+   * and need it; older keys ignore it.
+   */
   rpId?: string;
 }
 
@@ -126,6 +130,9 @@ export class SecurityKey implements AsyncDisposable {
   async unlock(pin: string | Pin, options: UnlockOptions = {}): Promise<void> {
     const clientPin = this.requirePin();
     const secret = Pin.from(pin);
+    if (this.info?.options.pinUvAuthToken === true && !options.rpId) {
+      throw new InvalidArgumentError('this security key binds a PIN unlock to one relying party: pass rpId');
+    }
     const before = await this.pinStatus(options);
     if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
     if (before.authBlocked) throw authBlocked(before.retriesLeft);
@@ -175,16 +182,22 @@ export class SecurityKey implements AsyncDisposable {
     }
   }
 
-  /** Makes a credential for `rpId` (touch needed). Uses the PIN token when unlocked (UV set). */
+  /**
+   * Makes a credential for `rpId` (touch needed). A key with a PIN wants `unlock()` first (UV set);
+   * a CTAP 2.1 key's unlock is then used up, as the key forgets it after a touch.
+   */
   async enroll(options: EnrollOptions): Promise<EnrolledCredential> {
     if (!this.ctap2) return enrollU2f(new U2f(this.connection), options);
-    return this.withToken(() => enrollCtap2(this.ctap2!, this.pinToken, options));
+    return this.withToken(true, () => enrollCtap2(this.ctap2!, this.pinToken, options));
   }
 
-  /** Signs `challenge` for `rpId` as a WebAuthn assertion (touch needed unless userPresence is false). */
+  /**
+   * Signs `challenge` for `rpId` as a WebAuthn assertion (touch needed unless `userPresence` is
+   * false). Unlocked, the assertion has UV set; a CTAP 2.1 key's unlock is used up by a touch.
+   */
   async signChallenge(options: SignChallengeOptions): Promise<FidoAssertion> {
     if (!this.ctap2) return signU2f(new U2f(this.connection), options);
-    return this.withToken(() => signCtap2(this.ctap2!, this.pinToken, options));
+    return this.withToken(options.userPresence !== false, () => signCtap2(this.ctap2!, this.pinToken, options));
   }
 
   /** Erases every credential and the PIN (touch needed; most keys allow it only just after plugging in). */
@@ -217,10 +230,16 @@ export class SecurityKey implements AsyncDisposable {
     return this.clientPin;
   }
 
-  /** A token the key no longer takes (re-plugged, expired) is forgotten, and the caller told to unlock again. */
-  private async withToken<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * A token the key no longer takes (re-plugged, expired) is forgotten, and the caller told to
+   * unlock again; so is a permission token after a touch (CTAP 2.1 §6.5.5.7: the key clears its
+   * permissions once the user was present).
+   */
+  private async withToken<T>(touches: boolean, run: () => Promise<T>): Promise<T> {
     try {
-      return await run();
+      const result = await run();
+      if (touches && this.info?.options.pinUvAuthToken === true) this.pinToken = undefined;
+      return result;
     } catch (err) {
       if (err instanceof NotLoggedInError) this.pinToken = undefined;
       throw err;
@@ -233,7 +252,11 @@ export class SecurityKey implements AsyncDisposable {
       this.authBlockedSeen = true;
       return authBlocked(await this.retriesOrUndefined(options), err);
     }
-    if (err instanceof PinLockedError) return err;
+    // The key blocks on the wrong PIN that uses its last retry (CTAP 2.1 §6.5.5.5): this very one,
+    // since a blocked PIN was refused before it was sent.
+    if (err instanceof PinLockedError) {
+      return Object.assign(new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap }), { lockedNow: true });
+    }
     if (!(err instanceof PinIncorrectError)) return err;
     const retriesLeft = await this.retriesOrUndefined(options);
     if (retriesLeft === 0) {
