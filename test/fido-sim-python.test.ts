@@ -156,6 +156,16 @@ describe('python-fido2 against the simulated key', () => {
     expect(s.sim.credentials).toEqual([]);
   });
 
+  it('has its non-canonical-reply fault refused by python-fido2 (unsorted keys, a non-minimal integer)', async () => {
+    for (const kind of ['unsorted', 'non-minimal'] as const) {
+      const s = await sim({ faults: { nonCanonicalNext: 1, nonCanonicalKind: kind } });
+      await expect(runPeer(PEER, s.port, 'info')).rejects.toThrow(/Non-canonical CBOR/);
+      // One reply only: the next getInfo is canonical again.
+      expect(await runPeer(PEER, s.port, 'info')).toMatchObject({ versions: ['U2F_V2', 'FIDO_2_0', 'FIDO_2_1'] });
+      await s.close();
+    }
+  });
+
   it('speaks U2F over CTAPHID_MSG, also as a CTAP1-only key', async () => {
     for (const ctap1Only of [false, true]) {
       const s = await sim({ ctap1Only });
