@@ -336,6 +336,45 @@ describe('the simulated key on the in-memory pair', () => {
     expect(good.seqs).toEqual(bad.seqs.map((_, i) => i));
   });
 
+  it('finds resident credentials without an allowList: numberOfCredentials, then getNextAssertion', async () => {
+    const { host, sim } = setup({ touch: 'auto', touchDelayMs: 0 });
+    const cid = await allocate(host);
+    for (const user of [1, 2]) {
+      const params = new Map<number, unknown>([
+        [1, new Uint8Array(32)],
+        [2, new Map([['id', 'example.com']])],
+        [3, new Map<string, unknown>([['id', Uint8Array.of(user)], ['name', `user${user}`]])],
+        [4, [new Map<string, unknown>([['alg', -8], ['type', 'public-key']])]],
+        [7, new Map([['rk', true]])],
+      ]);
+      const made = await request(host, cid, CMD.CBOR, cbor(0x01, params));
+      expect(status(made)).toBe(0);
+      expect(made.keepalives).toContain(2); // UPNEEDED, even with an instant touch
+    }
+    const first = await request(host, cid, CMD.CBOR, cbor(0x02, new Map<number, unknown>([[1, 'example.com'], [2, new Uint8Array(32).fill(1)]])));
+    const a = decode(first.payload.subarray(1), { useMaps: true }) as Map<number, unknown>;
+    expect(status(first)).toBe(0);
+    expect(a.get(5)).toBe(2);
+    expect((a.get(4) as Map<string, Uint8Array>).get('id')).toEqual(Uint8Array.of(2)); // newest first
+    const next = await request(host, cid, CMD.CBOR, cbor(0x08));
+    const b = decode(next.payload.subarray(1), { useMaps: true }) as Map<number, unknown>;
+    expect((b.get(4) as Map<string, Uint8Array>).get('id')).toEqual(Uint8Array.of(1));
+    expect(b.has(5)).toBe(false);
+    expect([...(await request(host, cid, CMD.CBOR, cbor(0x08))).payload]).toEqual([0x30]);
+    expect(sim.counter).toBe(2);
+  });
+
+  it('resets within the window after power-up (PIN and credentials gone), and only then', async () => {
+    const { host, sim } = setup({ pin: '1234', touchDelayMs: 0 });
+    const cid = await allocate(host);
+    expect([...(await request(host, cid, CMD.CBOR, cbor(0x07))).payload]).toEqual([0x00]);
+    expect(sim.pinSet).toBe(false);
+    const late = setup({ pin: '1234', resetWindowMs: -1 });
+    const lateCid = await allocate(late.host);
+    expect([...(await request(late.host, lateCid, CMD.CBOR, cbor(0x07))).payload]).toEqual([0x30]);
+    expect(late.sim.pinSet).toBe(true);
+  });
+
   it('answers any garbage with CTAPHID frames, never an exception, and keeps working', async () => {
     const { host, sim } = setup({ messageTimeoutMs: 20 });
     let seed = 12345;
