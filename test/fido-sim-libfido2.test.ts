@@ -3,11 +3,13 @@
 // keys out of CTAP2 canonical order, its PIN protocol and its packed self-attestation check; then
 // fido2-assert -V verifies the assertions against the credential's public key, and refuses
 // tampered ones.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Status } from '../native-fixtures/fido/constants.js';
 import { runPeer, serveSim, type ServedSim } from './helpers/fido-sim.js';
@@ -90,6 +92,39 @@ describe('libfido2 against the simulated key', () => {
     expect(await runPeer(SHIM, served.port, 'wrong-pin', '1357')).toMatchObject({ error: Status.PIN_INVALID, error_name: 'FIDO_ERR_PIN_INVALID', retry_count: 7 });
     expect(served.sim.retriesLeft).toBe(7);
   });
+
+  it('is served standalone by `npm run fido-sim` (main.ts): flags and FIDO_SIM_PIN honoured, SIGTERM stops it', async () => {
+    const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+    const main = fileURLToPath(new URL('../native-fixtures/fido/main.ts', import.meta.url));
+    const child = spawn(tsx, [main, '--udp', '127.0.0.1:0', '--retries', '3', '--per-cycle', '2', '--protocols', '1', '--no-permissions-token'], {
+      env: { ...process.env, FIDO_SIM_PIN: PIN },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line within 20 s: ${out}`)), 20_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const m = /^fido-sim listening on udp:127\.0\.0\.1:(\d+)\n/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`fido-sim exited (${code}): ${out}`)));
+      });
+      expect(await runPeer<Info>(SHIM, port, 'info')).toMatchObject({ is_fido2: true, has_pin: true, supports_permissions: false, retry_count: 3 });
+      expect(await runPeer(SHIM, port, 'wrong-pin', '1357')).toMatchObject({ error: Status.PIN_INVALID, retry_count: 2 });
+      expect(await runPeer(SHIM, port, 'wrong-pin', '1357')).toMatchObject({ error: Status.PIN_AUTH_BLOCKED, retry_count: 1 });
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 40_000);
 
   for (const kind of ['es256', 'eddsa'] as const) {
     it(`makes an ${kind} credential and assertions with the PIN that fido2-assert -V verifies`, async () => {
