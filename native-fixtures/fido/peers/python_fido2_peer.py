@@ -161,6 +161,23 @@ def no_pin_token(dev):
     return {"without": r.get("error"), "wrong_param": bad.get("error")}
 
 
+def caps(dev):
+    return {"ctaphid_version": dev.version, "capabilities": dev.capabilities, "ping": dev.ping(b"abc").decode()}
+
+
+def set_short_pin(dev, pin, protocol="2"):
+    """setPIN with a PIN under 4 code points, padded by hand (python-fido2 itself refuses it)."""
+    ctap = Ctap2(dev)
+    cp = client_pin(ctap, protocol)
+    padded = pin.encode().ljust(64, b"\0")
+    key_agreement, secret = cp._get_shared_secret()
+    enc = cp.protocol.encrypt(secret, padded)
+    return attempt(lambda: ctap.client_pin(
+        cp.protocol.VERSION, ClientPin.CMD.SET_PIN, key_agreement=key_agreement,
+        new_pin_enc=enc, pin_uv_param=cp.protocol.authenticate(secret, enc),
+    ))
+
+
 def u2f(dev):
     ctap1 = Ctap1(dev)
     app = hashlib.sha256(b"https://example.com").digest()
@@ -193,6 +210,8 @@ SCENARIOS = {
     "register-and-sign": register_and_sign,
     "no-pin-token": no_pin_token,
     "u2f": u2f,
+    "caps": caps,
+    "set-short-pin": set_short_pin,
 }
 
 
