@@ -27,7 +27,7 @@ async function devicePath(options: DeviceOptions): Promise<string> {
 /** Runs `body` with the key open; closed after, whatever happens. */
 export async function withSecurityKey<T>(options: DeviceOptions, body: (key: SecurityKey) => Promise<T>): Promise<T> {
   await using key = await SecurityKey.open(await devicePath(options));
-  return body(key);
+  return await body(key);
 }
 
 /** Shows "touch your key" once when the key asks for a touch; Ctrl-C cancels on the key too. */

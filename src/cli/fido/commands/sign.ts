@@ -2,7 +2,7 @@
 // when the key has one, then a touch); --out gets the assertion as JSON, base64url fields.
 import { writeFileSync } from 'node:fs';
 import { defineCommand, exitsWith } from '../../command.js';
-import { EXIT } from '../../exit-codes.js';
+import { EXIT, UsageError } from '../../exit-codes.js';
 import { pinOptions, type PinOptions } from '../../commands/options.js';
 import { readInput } from '../../files.js';
 import { printResult } from '../../table.js';
@@ -28,6 +28,8 @@ export function signCommand() {
     exitsWith((options: SignOptions) =>
       withSecurityKey(options, async (key) => {
         const challenge = readInput('--in', options.in);
+        // Checked before the PIN is asked for: a bad file must not cost a try.
+        if (challenge.length < 16 || challenge.length > 1024) throw new UsageError(`--in ${options.in} holds ${challenge.length} bytes: a challenge is 16–1024`);
         const credentialId = fromB64u('--credential', options.credential);
         using touch = touchPrompt();
         if ((await key.pinStatus()).pinSet) await unlockKey(key, options, touch);
