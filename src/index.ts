@@ -15,6 +15,7 @@ export type { TokenInfo, TokenSelector } from './pkcs11/token.js';
 export type { TokenFlags, SlotFlags, PinStatus } from './pkcs11/flags.js';
 export { decodeTokenFlags, decodeSlotFlags } from './pkcs11/flags.js';
 export { Session } from './pkcs11/session.js';
+export { selectSigningKey } from './pkcs11/key-selection.js';
 export { Pin } from './util/pin.js';
 export type { SessionOptions, LoginOptions, UserType } from './pkcs11/session.js';
 export type { UnblockPinOptions } from './pkcs11/unblock.js';
@@ -109,3 +110,19 @@ export { Ctap2 } from './fido/ctap2.js';
 export type { AuthenticatorInfo, CallOptions as Ctap2CallOptions } from './fido/ctap2.js';
 export { clientData, parseAuthenticatorData, coseToPublicKey } from './fido/webauthn.js';
 export type { AuthenticatorData, AttestedCredential, ClientData } from './fido/webauthn.js';
+// One shape for cards and security keys alike (what the kiosk and the client take).
+export { Pkcs11HardwareToken } from './tokens/pkcs11-hardware-token.js';
+export { FidoHardwareToken } from './tokens/fido-hardware-token.js';
+export type { FidoTokenOptions } from './tokens/fido-hardware-token.js';
+export { HardwareTokenWatcher } from './tokens/watcher.js';
+export type { HardwareTokenWatchOptions, HardwareTokenArrival, HardwareTokenWatcherEvents } from './tokens/watcher.js';
+export type {
+  HardwareToken,
+  HardwareTokenKind,
+  HardwareTokenIdentity,
+  HardwareTokenStatus,
+  HardwareUnlockOptions,
+  HardwareSignRequest,
+  HardwareSignature,
+  TouchAware,
+} from './tokens/hardware-token.js';

@@ -2,7 +2,7 @@
 // module that has a token), --token LABEL|SERIAL (default: the only token, or an error naming
 // them), --key LABEL|ID-in-hex (default: the first key that has a certificate), and the
 // --blocklist a session is admitted by.
-import { Blocklist, findModuleWithToken, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenCertificate, type TokenKey } from '../index.js';
+import { Blocklist, findModuleWithToken, KeyNotFoundError, Pkcs11Module, TokenNotPresentError, type Session, type Token, type TokenCertificate } from '../index.js';
 import type { BlocklistOptions, TokenOptions } from './commands/options.js';
 import { UsageError } from './exit-codes.js';
 
@@ -28,26 +28,6 @@ function selectToken(module: Pkcs11Module, selector: string | undefined): Token 
   const match = present.find((t) => t.serial === selector) ?? present.find((t) => t.label === selector);
   if (!match) throw new TokenNotPresentError(`no token labelled or numbered "${selector}" is present`);
   return module.token({ serial: match.serial });
-}
-
-export async function selectKey(session: Session, selector: string | undefined): Promise<TokenKey> {
-  if (selector !== undefined) {
-    const byId = /^[0-9a-f]+$/i.test(selector) && selector.length % 2 === 0 ? (await session.listKeys()).find((k) => Buffer.from(k.id).toString('hex') === selector.toLowerCase()) : undefined;
-    if (byId) return byId;
-    try {
-      return await session.findPrivateKey({ label: selector });
-    } catch (err) {
-      if (!(err instanceof KeyNotFoundError)) throw err;
-      throw new KeyNotFoundError(`no key labelled or numbered "${selector}" on the token (tokengate keys lists them)`, { cause: err });
-    }
-  }
-  const certificates = await session.listCertificates();
-  for (const key of await session.listKeys()) {
-    if (certificates.some((c) => Buffer.from(c.id).equals(Buffer.from(key.id)))) return key;
-  }
-  const [first] = await session.listKeys();
-  if (!first) throw new UsageError('the token has no private key (see tokengate keygen)');
-  return first;
 }
 
 /** A certificate (public: no login needed) by the key's label or ID in hex, or the first one. */

@@ -2,11 +2,12 @@
 // verifier, as an admin (TOKENGATE_API_KEY) or as the user (TOKENGATE_PASSWORD), and says what the
 // user's challenge policy means for a door kiosk, which sends no password.
 import type { KeyPairType } from '../../index.js';
+import { selectSigningKey } from '../../index.js';
 import { enrollToken, VerifierClient } from '../../client/index.js';
 import { defineCommand, exitsWith } from '../command.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { withLogin } from '../final-try.js';
-import { selectKey, withToken } from '../select.js';
+import { withToken } from '../select.js';
 import { printResult } from '../table.js';
 import { keyTypeOption } from './keygen.js';
 import { keyOption, pinOptions, tokenOptions, type KeyOptions, type PinOptions, type TokenOptions } from './options.js';
@@ -53,7 +54,7 @@ export function enrollCommand() {
         const username = options.username;
         return withLogin(token, { write: true }, options, async (session) => {
           const key = options.key
-            ? { existing: await selectKey(session, options.key) }
+            ? { existing: await selectSigningKey(session, options.key) }
             : { generate: { type: options.type, label: options.label ?? 'tokengate' }, subject: options.subject ?? `CN=${username}` };
           const { credential } = await enrollToken(verifier, session, { username, key, serial: token.serial, ...(password ? { password } : {}) });
           printResult(options.json, credential, `enrolled "${token.label}" (${credential.keyType}) for ${credential.username}: credential ${credential.id}\n${policyAdvice(credential.username, credential.challengePolicy)}`);

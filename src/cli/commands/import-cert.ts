@@ -3,7 +3,8 @@ import { defineCommand, exitsWith } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { readCertificateFile } from '../files.js';
 import { withLogin } from '../final-try.js';
-import { selectKey, withToken } from '../select.js';
+import { selectSigningKey } from '../../index.js';
+import { withToken } from '../select.js';
 import { printResult } from '../table.js';
 import { keyOption, pinOptions, tokenOptions, type KeyOptions, type PinOptions, type TokenOptions } from './options.js';
 
@@ -21,7 +22,7 @@ export function importCertCommand() {
       withToken(options, (token) =>
         withLogin(token, { write: true }, options, async (session) => {
           const certificate = readCertificateFile('--in', options.in);
-          const key = await selectKey(session, options.key);
+          const key = await selectSigningKey(session, options.key);
           await session.importCertificate(certificate, { label: options.label ?? key.label, id: key.id });
           printResult(options.json, { subject: certificate.subject, key: key.label }, `imported "${certificate.subject}" next to key "${key.label}"`);
           return EXIT.ok;

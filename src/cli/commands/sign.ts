@@ -1,12 +1,12 @@
 // `tokengate sign`: a file signed on the token after the PIN (as for login).
 import { writeFileSync } from 'node:fs';
 import { Option } from 'commander';
-import { defaultAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm, type SignatureFormat } from '../../index.js';
+import { defaultAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm, type SignatureFormat, selectSigningKey } from '../../index.js';
 import { defineCommand, exitsWith } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../files.js';
 import { withLogin } from '../final-try.js';
-import { selectKey, withToken } from '../select.js';
+import { withToken } from '../select.js';
 import { printResult } from '../table.js';
 import { blocklistOption, keyOption, pinOptions, tokenOptions, type BlocklistOptions, type KeyOptions, type PinOptions, type TokenOptions } from './options.js';
 
@@ -41,7 +41,7 @@ export function signCommand() {
       withToken(options, async (token, admission) => {
         const data = readInput('--in', options.in);
         return withLogin(token, admission ? { admission } : {}, options, async (session) => {
-          const key = await selectKey(session, options.key);
+          const key = await selectSigningKey(session, options.key);
           const algorithm = options.mechanism ?? defaultAlgorithm(key);
           const format = options.format ?? 'raw';
           const signature = await session.signChallenge(key, data, { algorithm, format });
