@@ -37,9 +37,7 @@ export function createMemoryHidPair(name = 'sim', options: HidOpenOptions = {}):
       return closed;
     },
     async write(report) {
-      checkReport(report);
-      if (unplugged) throw removed();
-      if (closed) throw new TokenRemovedError(`the transport to ${path} is closed`);
+      queue.assertWritable(path, report, closed);
       const copy = Uint8Array.from(report);
       // Delivered on a later turn, as a real device's answer would be.
       queueMicrotask(() => {

@@ -5,7 +5,7 @@
 // fails the queue as a removal. hidraw wants the report-ID byte in front of each write (0x00:
 // CTAPHID devices have no numbered reports), so 65 bytes go out for each 64-byte report.
 import type { EventEmitter } from 'node:events';
-import { InvalidArgumentError, TokenRemovedError, type TokengateError } from '../errors/index.js';
+import { TokenRemovedError, type TokengateError } from '../errors/index.js';
 import { classifyHidError } from './hid-errors.js';
 import { loadNodeHid } from './node-hid-loader.js';
 import { ReportQueue } from './report-queue.js';
@@ -54,11 +54,7 @@ export function nodeHidTransport(path: string, device: HidAsyncDevice, options: 
       return closed;
     },
     async write(report) {
-      if (report.length !== HID_REPORT_SIZE) {
-        throw new InvalidArgumentError(`a HID report is ${HID_REPORT_SIZE} bytes, not ${report.length}`);
-      }
-      if (closed) throw new TokenRemovedError(`the transport to ${path} is closed`);
-      if (queue.failed) throw queue.failed; // the key is gone: no write can reach it
+      queue.assertWritable(path, report, closed);
       const out = Buffer.alloc(HID_REPORT_SIZE + 1); // out[0] = 0: the report ID
       out.set(report, 1);
       try {

@@ -1,7 +1,8 @@
 // Reports that arrive on their own (node-hid's 'data' events, UDP datagrams, the in-memory pair)
 // wait here until `read()` takes them, so a CANCEL written during a long wait is never stuck
 // behind a read. One waiter at a time: CTAPHID is one request per channel, read in order.
-import { DeviceIoError, type TokengateError } from '../errors/index.js';
+import { DeviceIoError, InvalidArgumentError, TokenRemovedError, type TokengateError } from '../errors/index.js';
+import { HID_REPORT_SIZE } from './transport.js';
 
 export class ReportQueue {
   private readonly reports: Uint8Array[] = [];
@@ -32,6 +33,13 @@ export class ReportQueue {
     this.ended = true;
     this.reports.length = 0;
     this.wakeWaiter();
+  }
+
+  /** What every transport's write checks first: the report's size, a closed transport, a device gone. */
+  assertWritable(path: string, report: Uint8Array, closed: boolean): void {
+    if (report.length !== HID_REPORT_SIZE) throw new InvalidArgumentError(`a HID report is ${HID_REPORT_SIZE} bytes, not ${report.length}`);
+    if (closed) throw new TokenRemovedError(`the transport to ${path} is closed`);
+    if (this.failure) throw this.failure; // the key is gone: no write can reach it
   }
 
   get failed(): TokengateError | undefined {

@@ -54,11 +54,7 @@ function udpTransport(path: string, socket: Socket, queue: ReportQueue, fail: (e
       return closed;
     },
     async write(report) {
-      if (report.length !== HID_REPORT_SIZE) {
-        throw new InvalidArgumentError(`a HID report is ${HID_REPORT_SIZE} bytes, not ${report.length}`);
-      }
-      if (closed) throw new TokenRemovedError(`the transport to ${path} is closed`);
-      if (queue.failed) throw queue.failed;
+      queue.assertWritable(path, report, closed);
       await new Promise<void>((resolve, reject) => {
         socket.send(report, (err) => {
           if (!err) return resolve();

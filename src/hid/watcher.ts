@@ -6,7 +6,8 @@
 // paths, and a key plugged in again is a new power cycle (its PIN_AUTH_BLOCKED is over), which the
 // FIDO layer must not mistake for the key it had. No `changed` event: nothing a key reports here
 // changes while it stays plugged in. Same options and events as the PKCS#11 TokenWatcher.
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { eventsUntilClosed } from '../util/event-iteration.js';
 import { DeviceIoError, InvalidArgumentError, TokengateError } from '../errors/index.js';
 import { nodeHidDeviceSource, type FidoDeviceInfo, type HidDeviceSource } from './devices.js';
 
@@ -206,19 +207,9 @@ export class FidoDeviceWatcher extends EventEmitter<FidoDeviceWatcherEvents> imp
     return true;
   }
 
-  /**
-   * Events until the watcher closes. The loop owns the watcher: leaving it (break, return, a throw)
-   * closes the watcher, and a listing failure is thrown out of the loop (and closes it too).
-   */
-  async *[Symbol.asyncIterator](): AsyncGenerator<FidoDeviceEvent, void, undefined> {
-    if (this.closed) return;
-    try {
-      for await (const [event] of on(this, 'event', { signal: this.#stop.signal })) yield event as FidoDeviceEvent;
-    } catch (err) {
-      if (!this.closed) throw err; // the abort that ends iteration is not an error
-    } finally {
-      this.close();
-    }
+  /** Events until the watcher closes; leaving the loop closes it (src/util/event-iteration.ts). */
+  [Symbol.asyncIterator](): AsyncGenerator<FidoDeviceEvent, void, undefined> {
+    return eventsUntilClosed<FidoDeviceEvent>(this, this.#stop.signal);
   }
 
   /** Stops polling now; idempotent. */

@@ -10,7 +10,8 @@
 // with CKR_GENERAL_ERROR from then on. The same CKR_GENERAL_ERROR comes, now and then, from a read
 // that meets another process rewriting the token file; so a listed token that cannot be read is
 // reported removed only when it is still unreadable at the next poll.
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { eventsUntilClosed } from '../util/event-iteration.js';
 import { call, type RawPkcs11 } from './binding.js';
 import { InvalidArgumentError, Pkcs11Error, TokengateError } from './errors.js';
 import { readTokenInfo, type TokenInfo } from './token-info.js';
@@ -197,20 +198,9 @@ export class TokenWatcher extends EventEmitter<TokenWatcherEvents> implements As
     return events;
   }
 
-  /**
-   * Events until the watcher closes: `for await (const event of module.watch()) …`. The loop owns
-   * the watcher: leaving it (break, return, a throw) closes the watcher, and a poll failure is
-   * thrown out of the loop (and closes it too).
-   */
-  async *[Symbol.asyncIterator](): AsyncGenerator<TokenEvent, void, undefined> {
-    if (this.closed) return;
-    try {
-      for await (const [event] of on(this, 'event', { signal: this.#stop.signal })) yield event as TokenEvent;
-    } catch (err) {
-      if (!this.closed) throw err; // the abort that ends iteration is not an error
-    } finally {
-      this.close();
-    }
+  /** Events until the watcher closes; leaving the loop closes it (src/util/event-iteration.ts). */
+  [Symbol.asyncIterator](): AsyncGenerator<TokenEvent, void, undefined> {
+    return eventsUntilClosed<TokenEvent>(this, this.#stop.signal);
   }
 
   /** Stops polling now; idempotent. */
