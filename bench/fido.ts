@@ -13,7 +13,8 @@
 // (bench/fido_python_peer.py) that times its rounds itself, driven over stdin/stdout. The clients
 // take turns: ROUNDS rounds of ROUND_MS each, the order swapped every round; figures are medians of
 // the rounds with min and max. Our CPU per assertion is process.cpuUsage() over our rounds ÷ our
-// assertions; the event-loop p99 is the worst of our rounds'.
+// assertions; the event-loop p99 is the worst of our rounds', next to the worst of our idle loop's
+// during python-fido2's rounds (the machine's own noise).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, verify } from 'node:crypto';
 import { once } from 'node:events';
@@ -33,7 +34,7 @@ const dist = process.argv.includes('--dist');
 const { SecurityKey } = (await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof Tokengate;
 const ROUNDS = numberArg('--rounds', 5);
 const ROUND_MS = numberArg('--round-ms', 1000);
-const WARMUP_MS = 500;
+const WARMUP_MS = 1000;
 const PIN = '2468-bench';
 const RP = 'bench.example.com';
 const CLK_TCK = 100; // Linux's USER_HZ, the unit of /proc/PID/stat's utime and stime
@@ -111,8 +112,13 @@ try {
     simCpuSeconds: number;
   }
 
-  /** Event-loop delay of each timed round of ours: p99 and max in ms. */
+  /**
+   * Event-loop delay (p99 and max, ms) of each timed round of ours, and, as the control, of our
+   * idle loop during python-fido2's rounds: what the machine's other load does to a loop that has
+   * nothing to do.
+   */
   const loopDelays: Array<{ p99: number; max: number }> = [];
+  const idleLoopDelays: Array<{ p99: number; max: number }> = [];
 
   async function libRound(ms: number, timed: boolean): Promise<Window> {
     await key.unlock(PIN, { rpId: RP }); // python-fido2 took the key's token over meanwhile
@@ -134,17 +140,23 @@ try {
     return { count, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, simCpuSeconds: processCpuSeconds(sim.pid!) - sim0 };
   }
 
-  async function pythonRound(ms: number): Promise<Window> {
+  async function pythonRound(ms: number, timed: boolean): Promise<Window> {
     const sim0 = processCpuSeconds(sim.pid!);
     const answer = nextLine(pyLines, python!, 'the python-fido2 peer');
     python!.stdin!.write(`${JSON.stringify({ round_ms: ms })}\n`);
+    const idle = timed ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+    idle?.enable();
     const r = JSON.parse(await answer) as { count: number; elapsed_s: number; cpu_s: number };
+    if (idle) {
+      idle.disable();
+      idleLoopDelays.push({ p99: idle.percentile(99) / 1e6, max: idle.max / 1e6 });
+    }
     return { count: r.count, seconds: r.elapsed_s, cpuSeconds: r.cpu_s, simCpuSeconds: processCpuSeconds(sim.pid!) - sim0 };
   }
 
   progress(`warm-up: ${WARMUP_MS} ms each`);
   await libRound(WARMUP_MS, false);
-  await pythonRound(WARMUP_MS);
+  await pythonRound(WARMUP_MS, false);
 
   const lib: Window[] = [];
   const py: Window[] = [];
@@ -152,7 +164,7 @@ try {
     const libFirst = round % 2 === 1;
     progress(`round ${round}/${ROUNDS}: ${libFirst ? 'tokengate, python-fido2' : 'python-fido2, tokengate'} (${ROUND_MS} ms each)`);
     if (libFirst) lib.push(await libRound(ROUND_MS, true));
-    py.push(await pythonRound(ROUND_MS));
+    py.push(await pythonRound(ROUND_MS, true));
     if (!libFirst) lib.push(await libRound(ROUND_MS, true));
   }
   python.stdin!.write(`${JSON.stringify({ quit: true })}\n`);
@@ -182,6 +194,7 @@ try {
     // loop already reads about 1.1 ms: the figure is conservative.
     event_loop_p99_ms: round(Math.max(...loopDelays.map((d) => d.p99)), 2),
     event_loop_max_ms: round(Math.max(...loopDelays.map((d) => d.max)), 2),
+    event_loop_idle_p99_ms: round(Math.max(...idleLoopDelays.map((d) => d.p99)), 2),
     lib_assertions: lib.reduce((s, w) => s + w.count, 0),
     python_fido2_assertions: py.reduce((s, w) => s + w.count, 0),
     rounds: ROUNDS,
@@ -224,7 +237,7 @@ function printTable(r: Record<string, unknown> & { rounds: number; round_ms: num
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
-  console.log(`\ntokengate ÷ python-fido2 (medians): ${String(r.lib_vs_python_fido2)}   event-loop p99 ${String(r.event_loop_p99_ms)} ms (worst round; max ${String(r.event_loop_max_ms)} ms)`);
+  console.log(`\ntokengate ÷ python-fido2 (medians): ${String(r.lib_vs_python_fido2)}   event-loop p99 ${String(r.event_loop_p99_ms)} ms (worst round; max ${String(r.event_loop_max_ms)} ms; idle control ${String(r.event_loop_idle_p99_ms)} ms)`);
   console.log(
     `getAssertion up=false with a reused PIN token (protocol ${String(r.pin_protocol)}), UDP simulator in its own process; ` +
       `${r.rounds} interleaved rounds of ${r.round_ms} ms; library build: ${r.lib_build}`,
