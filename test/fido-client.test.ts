@@ -138,6 +138,22 @@ describe('SecurityKey credentials', () => {
     expect(await codeOf(key.signChallenge({ rpId: 'other.example', challenge: challenge(), credentialIds: [credential.credentialId] }))).toBe('ERR_NO_CREDENTIALS');
   });
 
+  it('keeps a CTAP 2.1 unlock through silent assertions (up=false, UV set); the first touch uses it up', async () => {
+    const { key } = await keyWith();
+    await key.unlock(PIN, { rpId: RP });
+    const credential = await key.enroll({ rpId: RP, user: { id: 'u' } });
+    await key.unlock(PIN, { rpId: RP });
+    for (let i = 0; i < 3; i++) {
+      const a = await key.signChallenge({ rpId: RP, challenge: challenge(), credentialIds: [credential.credentialId], userPresence: false });
+      expect(a).toMatchObject({ userPresent: false, userVerified: true });
+      expect(checkAssertion(credential, a)).toBe(true);
+      expect(key.unlocked).toBe(true);
+    }
+    const touched = await key.signChallenge({ rpId: RP, challenge: challenge(), credentialIds: [credential.credentialId] });
+    expect(touched).toMatchObject({ userPresent: true, userVerified: true });
+    expect(key.unlocked).toBe(false);
+  });
+
   it('falls back to U2F for a key without CTAP2: no PIN, and assertions of the same shape that verify', async () => {
     const { key } = await keyWith({ ctap1Only: true });
     expect(key.protocol).toBe('u2f');

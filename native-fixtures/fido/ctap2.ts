@@ -212,7 +212,9 @@ export class Ctap2 {
         : this.state.credentials.filter((c) => c.resident && sameBytes(c.rpIdHash, rpIdHash)).sort((a, b) => b.createdAt - a.createdAt);
     if (found.length === 0) fail(Status.NO_CREDENTIALS);
     if (up) await presence.wait(tx);
-    if (uv) pin.tokenUsed();
+    // CTAP 2.1 §6.2.2 step 9: the token's permissions go with a user-presence test only; a silent
+    // assertion (up=false) leaves them, so one unlock serves any number of silent assertions.
+    if (uv && up) pin.tokenUsed();
     const flags = (up ? Flag.UP : 0) | (uv ? Flag.UV : 0);
     const discoverable = ids.length === 0;
     const credentials = discoverable ? found : found.slice(0, 1);

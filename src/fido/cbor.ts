@@ -34,7 +34,7 @@ export function decodeCanonical(bytes: Uint8Array, what: string): CborValue {
     throw new FidoProtocolError(`the security key sent malformed CBOR in ${what}`, { cause });
   }
   const again = encode(value);
-  if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i])) {
+  if (Buffer.compare(again, bytes) !== 0) {
     throw new FidoProtocolError(`the security key sent non-canonical CBOR in ${what}`);
   }
   return value;

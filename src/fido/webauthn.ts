@@ -1,7 +1,7 @@
 // What makes a key's answer checkable by any WebAuthn verifier: a browser-style clientDataJSON
 // whose SHA-256 is what the key signs, the authenticator data parsed (rpIdHash, flags, counter,
 // attested credential), a COSE public key as a Node KeyObject, and the attestation object.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { FidoNotSupportedError, FidoProtocolError } from '../errors/index.js';
 import { decodeCanonicalFirst, encodeCbor, optionalBytes, optionalInt, type CborMap } from './cbor.js';
 import { COSE_ALG } from './constants.js';
@@ -17,11 +17,11 @@ export interface ClientData {
 /** `{"type":…,"challenge":base64url,"origin":…,"crossOrigin":false}`, as a browser writes it. */
 export function clientData(type: 'webauthn.get' | 'webauthn.create', challenge: Uint8Array, origin: string): ClientData {
   const json = JSON.stringify({ type, challenge: Buffer.from(challenge).toString('base64url'), origin, crossOrigin: false });
-  return { json, hash: createHash('sha256').update(json).digest() };
+  return { json, hash: hash('sha256', json, 'buffer') };
 }
 
 export function rpIdHash(rpId: string): Buffer {
-  return createHash('sha256').update(rpId).digest();
+  return hash('sha256', rpId, 'buffer');
 }
 
 export interface AttestedCredential {

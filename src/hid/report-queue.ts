@@ -4,9 +4,20 @@
 import { DeviceIoError, InvalidArgumentError, TokenRemovedError, type TokengateError } from '../errors/index.js';
 import { HID_REPORT_SIZE } from './transport.js';
 
+const TIMER_SLICE_MS = 50;
+
 export class ReportQueue {
   private readonly reports: Uint8Array[] = [];
   private waiter: ((report: Uint8Array | undefined) => void) | undefined;
+  /** When the waiting read gives up (performance.now() time). */
+  private waiterDeadline = 0;
+  // One timer for all reads, left armed when a report ends a wait: a request's answer comes as
+  // several reports, each ending a wait of its own, and a timer set and cleared per report cost
+  // more than everything else done per report. When it fires it ends a read that is past its
+  // deadline, or re-arms for the read waiting then, or, with none waiting, stops. It is never set
+  // for more than TIMER_SLICE_MS, so one left armed keeps the event loop up no longer than that.
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = 0;
   private failure: TokengateError | undefined;
   private ended = false;
 
@@ -32,6 +43,7 @@ export class ReportQueue {
   end(): void {
     this.ended = true;
     this.reports.length = 0;
+    this.stopTimer();
     this.wakeWaiter();
   }
 
@@ -53,17 +65,39 @@ export class ReportQueue {
     if (this.ended || timeoutMs <= 0) return Promise.resolve(undefined);
     if (this.waiter) return Promise.reject(new DeviceIoError('one read at a time on a HID transport'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve(undefined);
-      }, timeoutMs);
       this.waiter = (report) => {
-        clearTimeout(timer);
         if (report === undefined && this.failure) reject(this.failure);
         else resolve(report);
       };
+      const deadline = performance.now() + timeoutMs;
+      this.waiterDeadline = deadline;
+      // A timer already due by this read's deadline serves it (it re-arms when it fires early).
+      if (this.timer === undefined || this.timerAt > deadline) this.armTimer(timeoutMs);
     });
   }
+
+  private armTimer(ms: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const slice = Math.min(ms, TIMER_SLICE_MS);
+    this.timerAt = performance.now() + slice;
+    this.timer = setTimeout(this.onTimer, slice);
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const wake = this.waiter;
+    if (!wake) return;
+    const left = this.waiterDeadline - performance.now();
+    // Timers may fire a little before their time by performance.now(): within a millisecond is due.
+    if (left > 1) return this.armTimer(left);
+    this.waiter = undefined;
+    wake(undefined);
+  };
 
   private wakeWaiter(): void {
     const wake = this.waiter;

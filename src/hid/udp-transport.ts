@@ -34,7 +34,7 @@ export async function openUdpTransport(path: string, options: HidOpenOptions = {
   socket.on('error', (err) => fail(classifyHidError(err, path, 'read')));
   // A datagram of another size is no report; a HID device never delivers one, so it is dropped.
   socket.on('message', (data) => {
-    if (data.length === HID_REPORT_SIZE) queue.push(Uint8Array.from(data));
+    if (data.length === HID_REPORT_SIZE) queue.push(new Uint8Array(data));
   });
   try {
     socket.connect(port, host);
