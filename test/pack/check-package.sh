@@ -94,10 +94,15 @@ for major in "${majors[@]}"; do
   mkdir -p "$app"
   cp "$here/consumer/smoke.mjs" "$here/consumer/types.ts" "$here/consumer/readme-context.ts" "$here/consumer/tsconfig.json" "$app/"
   printf '{ "name": "tokengate-pack-check", "version": "0.0.0", "private": true, "type": "module" }\n' >"$app/package.json"
-  # Under this Node (first on PATH, so npm, node-gyp and the install scripts all run on it);
-  # build from source: prebuilt binaries would come from GitHub, which is not reachable. The
+  # better-sqlite3 builds from source: its prebuilt binaries would come from GitHub, which is not
+  # reachable. Said in prebuild-install's own config file (found from the addon's directory up),
+  # not with npm_config_build_from_source, which would also make node-hid compile instead of
+  # taking the N-API prebuilds its package ships (and need libudev and libusb headers for it).
+  # pkcs11js has no prebuilds: it always compiles.
+  printf 'buildFromSource=true\n' >"$app/.prebuild-installrc"
+  # Under this Node (first on PATH, so npm, node-gyp and the install scripts all run on it). The
   # installs run side by side (their compilers share the cores); the checks below wait for them.
-  (cd "$app" && env PATH="$bindir:$PATH" ${nodedir:+"npm_config_nodedir=$nodedir"} npm_config_build_from_source=true JOBS=max \
+  (cd "$app" && env PATH="$bindir:$PATH" ${nodedir:+"npm_config_nodedir=$nodedir"} JOBS=max \
     npm install --no-audit --no-fund --loglevel=error "$tarball" >"$work/install-$major.log" 2>&1; echo $? >"$work/install-$major.rc") &
   exe_of[$major]="$exe" nodedir_of[$major]="$nodedir" version_of[$major]="$version"
 done
