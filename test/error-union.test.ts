@@ -23,8 +23,8 @@ function explain(err: TokenLibraryError | VerifierLibraryError): string {
 
 describe('one error base, one union of codes', () => {
   it('narrows on the code to the class\'s fields, on both sides', () => {
-    expect(explain(Object.assign(new PinIncorrectError('wrong PIN'), { retriesLeft: 2 }))).toBe('wrong user, 2 left');
-    expect(explain(Object.assign(new PinLockedError('locked'), { lockedNow: true }))).toBe('locked now');
+    expect(explain(new PinIncorrectError('wrong PIN', { retriesLeft: 2 }))).toBe('wrong user, 2 left');
+    expect(explain(new PinLockedError('locked', { lockedNow: true }))).toBe('locked now');
     expect(explain(new TokenBlockedError('blocked'))).toBe('ERR_TOKEN_BLOCKED');
     const limited = new RateLimitedError(30);
     expect(explain(limited)).toBe('retry in 30 s');

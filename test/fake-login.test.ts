@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HostLockout, PinIncorrectError, PinLockedError, Pkcs11Module } from '../src/index.js';
+import { HostLockout, PinIncorrectError, PinLockedError, Pkcs11Module, type SessionPool } from '../src/index.js';
 import { FakePkcs11 } from './helpers/fake-pkcs11.js';
 
 const SOFT = { label: 'soft', serial: 'S0FT0001', userPin: '123456', soPin: '87654321' };
@@ -86,5 +86,34 @@ describe('the login guard on an in-memory PKCS#11', () => {
     const pool = await token.openPool({ pin: SOFT.userPin, workers: 0 });
     opened.push(pool);
     expect(token.pinState().failures).toBe(0);
+  });
+});
+
+describe('a pool\'s session set on an in-memory PKCS#11', () => {
+  const loggedIn = (pool: SessionPool) => pool.use((session) => session.isLoggedIn());
+
+  it('pulled out and put back between calls: the next call gets fresh sessions, logged in again', async () => {
+    const { fake, module } = await setUp();
+    const pool = await module.token({ label: 'soft' }).openPool({ pin: SOFT.userPin, workers: 0, size: 2 });
+    opened.push(pool);
+    expect(await loggedIn(pool)).toBe(true);
+    const before = logins(fake);
+    fake.setPresent(SOFT.serial, false);
+    fake.setPresent(SOFT.serial, true);
+    expect(await loggedIn(pool)).toBe(true); // the lost session is replaced and the call retried once
+    expect(logins(fake)).toBe(before + 1);
+  });
+
+  it('pulled out: calls fail with ERR_TOKEN_REMOVED (no waiting) until it is back', async () => {
+    const { fake, module } = await setUp();
+    const pool = await module.token({ label: 'soft' }).openPool({ pin: SOFT.userPin, workers: 0, size: 2 });
+    opened.push(pool);
+    fake.setPresent(SOFT.serial, false);
+    await expect(loggedIn(pool)).rejects.toMatchObject({ code: 'ERR_TOKEN_REMOVED' });
+    await expect(loggedIn(pool)).rejects.toMatchObject({ code: 'ERR_TOKEN_REMOVED' });
+    fake.setPresent(SOFT.serial, true);
+    expect(await loggedIn(pool)).toBe(true);
+    await pool.close();
+    await expect(loggedIn(pool)).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
   });
 });

@@ -15,7 +15,7 @@ export async function withFinalTry<T>(options: FinalTryOptions, op: (allowFinalT
   } catch (err) {
     if (!(err instanceof FinalTryRefusedError) || allowed) throw err;
     if (!(await confirmFinalTry(false))) {
-      throw Object.assign(new FinalTryRefusedError('one try is left: a wrong one locks it. Confirm on a terminal, or pass --allow-final-try', { cause: err }), { pinType: err.pinType });
+      throw new FinalTryRefusedError('one try is left: a wrong one locks it. Confirm on a terminal, or pass --allow-final-try', { pinType: err.pinType, cause: err });
     }
     return op(true);
   }

@@ -136,14 +136,38 @@ export class ModuleClosedError extends TokengateError {
 export class InvalidArgumentError extends TokengateError {
   override readonly code = 'ERR_INVALID_ARGUMENT';
 }
+/** Which secret: the user PIN, the SO PIN, or the PUK of an unblock. */
+export type PinType = 'user' | 'so' | 'puk';
+
+interface PinErrorInit extends ErrorInit {
+  /** Defaults to `'user'`. */
+  pinType?: PinType;
+}
+
+interface PinIncorrectInit extends PinErrorInit {
+  retriesLeft?: number | undefined;
+  finalTry?: boolean;
+}
+
+interface PinLockedInit extends PinErrorInit {
+  lockedNow?: boolean;
+}
+
 export class PinIncorrectError extends TokengateError {
   override readonly code = 'ERR_PIN_INCORRECT';
   /** Tries left before the PIN locks, when the token (or the host lockout) says. */
-  retriesLeft: number | undefined;
+  readonly retriesLeft: number | undefined;
   /** True when the next wrong PIN locks it. */
-  finalTry = false;
+  readonly finalTry: boolean;
   /** Which secret was wrong: the user PIN, the SO PIN, or the PUK of an unblock. */
-  pinType: 'user' | 'so' | 'puk' = 'user';
+  readonly pinType: PinType;
+
+  constructor(message: string, init: PinIncorrectInit = {}) {
+    super(message, init);
+    this.retriesLeft = init.retriesLeft;
+    this.finalTry = init.finalTry ?? false;
+    this.pinType = init.pinType ?? 'user';
+  }
 
   /** True when this wrong PIN used the last try: the PIN is locked now. */
   get locked(): boolean {
@@ -153,14 +177,25 @@ export class PinIncorrectError extends TokengateError {
 export class PinLockedError extends TokengateError {
   override readonly code = 'ERR_PIN_LOCKED';
   /** Which secret is locked: the user PIN, the SO PIN, or a card's PUK. */
-  pinType: 'user' | 'so' | 'puk' = 'user';
+  readonly pinType: PinType;
   /** True when this very attempt was wrong and used the last try (its `cause` is the PinIncorrectError). */
-  lockedNow = false;
+  readonly lockedNow: boolean;
+
+  constructor(message: string, init: PinLockedInit = {}) {
+    super(message, init);
+    this.pinType = init.pinType ?? 'user';
+    this.lockedNow = init.lockedNow ?? false;
+  }
 }
 /** The next wrong PIN would lock the PIN, and the caller did not pass `allowFinalTry: true`. */
 export class FinalTryRefusedError extends TokengateError {
   override readonly code = 'ERR_FINAL_TRY_REFUSED';
-  pinType: 'user' | 'so' | 'puk' = 'user';
+  readonly pinType: PinType;
+
+  constructor(message: string, init: PinErrorInit = {}) {
+    super(message, init);
+    this.pinType = init.pinType ?? 'user';
+  }
 }
 /**
  * Neither unblock strategy works here: the module takes no PUK in an unlogged session (OpenSC:
@@ -224,7 +259,12 @@ export class TokenBlockedError extends TokengateError {
 export class PinAuthBlockedError extends TokengateError {
   override readonly code = 'ERR_PIN_AUTH_BLOCKED';
   /** Tries left once the key has been re-plugged, where the key said. */
-  retriesLeft: number | undefined;
+  readonly retriesLeft: number | undefined;
+
+  constructor(message: string, init: ErrorInit & { retriesLeft?: number | undefined } = {}) {
+    super(message, init);
+    this.retriesLeft = init.retriesLeft;
+  }
 }
 /** The key has no PIN yet (CTAP2_ERR_PIN_NOT_SET): set one first. */
 export class PinNotSetError extends TokengateError {

@@ -255,15 +255,15 @@ export class SecurityKey implements AsyncDisposable {
     // The key blocks on the wrong PIN that uses its last retry (CTAP 2.1 §6.5.5.5): this very one,
     // since a blocked PIN was refused before it was sent.
     if (err instanceof PinLockedError) {
-      return Object.assign(new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap }), { lockedNow: true });
+      return new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap, lockedNow: true });
     }
     if (!(err instanceof PinIncorrectError)) return err;
     const retriesLeft = await this.retriesOrUndefined(options);
     if (retriesLeft === 0) {
-      return Object.assign(new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap }), { lockedNow: true });
+      return new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap, lockedNow: true });
     }
     const message = retriesLeft === undefined ? 'wrong PIN' : `wrong PIN — ${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
-    return Object.assign(new PinIncorrectError(message, { ctap: err.ctap }), { retriesLeft, finalTry: retriesLeft === 1 });
+    return new PinIncorrectError(message, { ctap: err.ctap, retriesLeft, finalTry: retriesLeft === 1 });
   }
 
   private async retriesOrUndefined(options: TouchOptions): Promise<number | undefined> {
@@ -277,10 +277,9 @@ export class SecurityKey implements AsyncDisposable {
 }
 
 function authBlocked(retriesLeft: number | undefined, cause?: TokengateError): PinAuthBlockedError {
-  const error = new PinAuthBlockedError('too many wrong PINs since the security key was plugged in: unplug it and plug it in again', {
+  return new PinAuthBlockedError('too many wrong PINs since the security key was plugged in: unplug it and plug it in again', {
     cause,
     ctap: cause?.ctap,
+    retriesLeft,
   });
-  error.retriesLeft = retriesLeft;
-  return error;
 }

@@ -53,10 +53,10 @@ export class HostLockout implements LoginGuard, Disposable {
     // Counted before the secret goes out, in one transaction: racing processes queue on it.
     const begun = this.#store.begin(key, this.maxFailures, attempt.allowFinalTry, Date.now());
     if (begun.kind === 'locked') {
-      throw Object.assign(new PinLockedError(`the ${what} is locked after ${this.maxFailures} wrong attempts; it must be unblocked`), { pinType: attempt.secret });
+      throw new PinLockedError(`the ${what} is locked after ${this.maxFailures} wrong attempts; it must be unblocked`, { pinType: attempt.secret });
     }
     if (begun.kind === 'finalTry') {
-      throw Object.assign(new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`), { pinType: attempt.secret });
+      throw new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`, { pinType: attempt.secret });
     }
     return {
       retriesLeftIfWrong: this.maxFailures - begun.state.failures,

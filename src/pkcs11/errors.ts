@@ -98,19 +98,40 @@ export function bindingRv(err: unknown): number | undefined {
 }
 
 /**
- * Codes after which a session is gone (closed, or its token pulled out): the one classifier of
- * sessions, pools and the signing workers, which must then open new sessions and log in again.
+ * Why a session is gone, if it is: the one classifier of sessions, pools and the signing workers.
+ * `'session'`: closed or invalidated while its token stayed (open a new one and log in again);
+ * `'token'`: its token was pulled out (nothing to reopen until it is back); `'module'`: the
+ * module was finalized under it.
  */
-const SESSION_GONE = new Set<string>(['ERR_SESSION_CLOSED', 'ERR_TOKEN_REMOVED', 'ERR_TOKEN_NOT_PRESENT']);
+export type SessionLoss = 'session' | 'token' | 'module';
 
-export function sessionGone(err: unknown): err is TokengateError {
-  return err instanceof TokengateError && SESSION_GONE.has(err.code);
+const SESSION_LOSS: Partial<Record<string, SessionLoss>> = {
+  ERR_SESSION_CLOSED: 'session',
+  ERR_TOKEN_REMOVED: 'token',
+  ERR_TOKEN_NOT_PRESENT: 'token',
+  ERR_MODULE_CLOSED: 'module',
+};
+
+export function sessionLoss(err: unknown): SessionLoss | undefined {
+  return err instanceof TokengateError ? SESSION_LOSS[err.code] : undefined;
 }
 
-/** The same, for a bare CK_RV (the worker thread's view); a finalized module loses its sessions too. */
-export function sessionGoneRv(rv: number, fn: string): boolean {
-  const { code } = errorForRv(rv, fn);
-  return SESSION_GONE.has(code) || code === 'ERR_MODULE_CLOSED';
+/** The same, for a bare CK_RV (the worker thread's view). */
+export function sessionLossRv(rv: number, fn: string): SessionLoss | undefined {
+  return SESSION_LOSS[errorForRv(rv, fn).code];
+}
+
+/**
+ * What a failure on a session of `owner` means to its caller: a session lost after its owner
+ * closed is a closed session; lost with its token no longer there, a removed token.
+ */
+export function explainSessionLoss(err: unknown, owner: { closed: boolean; token: { label: string; isPresent(): boolean } }, closedMessage: string): unknown {
+  if (!(err instanceof TokengateError)) return err;
+  const loss = SESSION_LOSS[err.code];
+  if (loss !== 'session' && loss !== 'token') return err;
+  if (owner.closed) return new SessionClosedError(closedMessage, { cause: err });
+  if (err.code === 'ERR_TOKEN_REMOVED' || owner.token.isPresent()) return err;
+  return new TokenRemovedError(`token "${owner.token.label}" was removed`, { cause: err, failure: err.failure });
 }
 
 /** Translates whatever pkcs11js threw from `fn` into one of ours. */

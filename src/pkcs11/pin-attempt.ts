@@ -20,9 +20,9 @@ export interface SecretAttempt {
 function refuseByTokenFlags(info: TokenInfo, secret: PinSecret, allowFinalTry: boolean): void {
   const { pinStatus } = tokenCountedStatus(info, secret);
   const what = secretName(secret);
-  if (pinStatus === 'locked') throw Object.assign(new PinLockedError(`the ${what} is locked; it must be unblocked`), { pinType: secret });
+  if (pinStatus === 'locked') throw new PinLockedError(`the ${what} is locked; it must be unblocked`, { pinType: secret });
   if (pinStatus === 'finalTry' && !allowFinalTry) {
-    throw Object.assign(new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`), { pinType: secret });
+    throw new FinalTryRefusedError(`one try is left: a wrong ${what} now locks it (pass allowFinalTry to spend it)`, { pinType: secret });
   }
 }
 
@@ -42,17 +42,21 @@ function explainIncorrect(err: PinIncorrectError, attempt: SecretAttempt, ticket
   const what = secretName(attempt.secret);
   const retriesLeft = retriesLeftAfter(attempt, ticket);
   if (retriesLeft === 0) {
-    return Object.assign(new PinLockedError(`wrong ${what} — the ${what} is now locked; it must be unblocked`, { cause: err, failure: err.failure }), {
+    return new PinLockedError(`wrong ${what} — the ${what} is now locked; it must be unblocked`, {
       pinType: attempt.secret,
       lockedNow: true,
+      cause: err,
+      failure: err.failure,
     });
   }
   const left =
     retriesLeft === undefined ? ` (the token does not say how many tries are left)` : retriesLeft === 1 ? ' — 1 try left: the next wrong one locks it' : ` — ${retriesLeft} tries left`;
-  return Object.assign(new PinIncorrectError(`wrong ${what}${left}`, { cause: err, failure: err.failure }), {
+  return new PinIncorrectError(`wrong ${what}${left}`, {
     pinType: attempt.secret,
     retriesLeft,
     finalTry: retriesLeft === 1,
+    cause: err,
+    failure: err.failure,
   });
 }
 
@@ -76,7 +80,10 @@ export async function sendSecret<T>(attempt: SecretAttempt, send: () => T | Prom
       throw explainIncorrect(err, attempt, ticket);
     }
     ticket?.undecided();
-    if (err instanceof PinLockedError) err.pinType = secret;
+    // The token's CKR_PIN_LOCKED, said of the secret that was sent.
+    if (err instanceof PinLockedError) {
+      throw new PinLockedError(`the ${secretName(secret)} is locked; it must be unblocked`, { pinType: secret, cause: err, failure: err.failure });
+    }
     throw err;
   }
   ticket?.accepted();

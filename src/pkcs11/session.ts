@@ -4,7 +4,7 @@
 // keys, PINs) are session-*.ts, which the methods below forward to.
 import { call, pkcs11js, type Handle, type RawPkcs11 } from './binding.js';
 import { CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION } from './constants.js';
-import { InvalidArgumentError, SessionClosedError, TokenRemovedError, TokengateError, sessionGone } from './errors.js';
+import { InvalidArgumentError, SessionClosedError, TokengateError, explainSessionLoss, sessionLoss } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import { forgetLogin, isRememberedLogin, rememberLogin } from './login-state.js';
 import type { PublicKey } from './public-key.js';
@@ -121,20 +121,8 @@ export class Session implements AsyncDisposable {
     try {
       return await op(this.#lib, this.#handle);
     } catch (err) {
-      throw this.#explain(err);
+      throw explainSessionLoss(err, this, 'the session is closed');
     }
-  }
-
-  #explain(err: unknown): unknown {
-    if (!sessionGone(err)) return err;
-    if (this.#closed) return new SessionClosedError('the session is closed', { cause: err });
-    if (!this.token.isPresent()) {
-      return new TokenRemovedError(`token "${this.token.label}" was removed`, {
-        cause: err,
-        failure: err.failure,
-      });
-    }
-    return err;
   }
 
   /**
@@ -252,7 +240,7 @@ export class Session implements AsyncDisposable {
     try {
       call(this.#lib, 'C_CloseSession', this.#handle);
     } catch (err) {
-      if (sessionGone(err) || (err instanceof TokengateError && err.code === 'ERR_MODULE_CLOSED')) return;
+      if (sessionLoss(err)) return; // closed already, with its token or its module
       throw err;
     }
   }

@@ -8,7 +8,7 @@ import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Handle, RawMechanism } from './binding.js';
-import { bindingRv, sessionGoneRv } from './errors.js';
+import { bindingRv, sessionLossRv } from './errors.js';
 import { pkcs11js } from './native.js';
 import type { BatchDone, Failure, FromWorker, ToWorker, WorkerInit } from './sign-workers.js';
 
@@ -126,7 +126,7 @@ function signBatch(batch: Extract<ToWorker, { type: 'sign' }>): void {
       const f = failure(err, fn);
       failures.push({ index: i, ...f });
       // The session is gone: the pool must log in again and send a reset.
-      if (f.rv !== undefined && sessionGoneRv(f.rv, f.fn)) {
+      if (f.rv !== undefined && sessionLossRv(f.rv, f.fn)) {
         closeSession();
         lost = f;
       } else if (fn === 'C_Sign') {

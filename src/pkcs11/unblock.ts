@@ -44,12 +44,9 @@ export async function unblockWithPuk(token: Token, puk: string | Pin, newPin: st
       await sendSecret({ token, secret: 'puk', allowFinalTry, info }, () => call(lib, 'C_SetPIN', handle, pukValue, newValue));
     } catch (err) {
       if (err instanceof PinLockedError && !err.lockedNow && err.rv !== undefined) {
-        throw Object.assign(
-          new PinLockedError(
-            'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
-            { cause: err, failure: err.failure },
-          ),
-          { pinType: 'puk' as const },
+        throw new PinLockedError(
+          'the PUK was refused as locked: the PUK itself is blocked, or the module does not unblock in an unlogged session (OpenSC: user_pin_unblock_style = set_pin_in_unlogged_session)',
+          { pinType: 'puk', cause: err, failure: err.failure },
         );
       }
       if (err instanceof TokengateError && err.rvName !== undefined && PUK_UNSUPPORTED.has(err.rvName)) {

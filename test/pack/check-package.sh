@@ -7,7 +7,8 @@
 #      `npm install <tarball>` under that Node, so pkcs11js and better-sqlite3 are compiled from
 #      source for it, then: `npx tokengate --help`, an import of each entry point, and
 #      consumer/smoke.mjs (a SoftHSM signature and a verifier login);
-#   4. once, consumer/types.ts type-checked against the installed declarations with skipLibCheck off,
+#   4. once, the README's TypeScript examples (each block a file of its own, readme-examples.mjs)
+#      and consumer/types.ts type-checked against the installed declarations with skipLibCheck off,
 #      with the oldest @types/node the project supports (its devDependency) and the newest.
 # Prints one line per check, "ok …" or "FAIL …", and exits 1 at the first failure.
 #
@@ -91,12 +92,17 @@ for major in "${majors[@]}"; do
 
   app="$work/app-$major"
   mkdir -p "$app"
-  cp "$here/consumer/smoke.mjs" "$here/consumer/types.ts" "$here/consumer/tsconfig.json" "$app/"
+  cp "$here/consumer/smoke.mjs" "$here/consumer/types.ts" "$here/consumer/readme-context.ts" "$here/consumer/tsconfig.json" "$app/"
   printf '{ "name": "tokengate-pack-check", "version": "0.0.0", "private": true, "type": "module" }\n' >"$app/package.json"
-  # Under this Node (first on PATH, so npm, node-gyp and the install scripts all run on it);
-  # build from source: prebuilt binaries would come from GitHub, which is not reachable. The
+  # better-sqlite3 builds from source: its prebuilt binaries would come from GitHub, which is not
+  # reachable. Said in prebuild-install's own config file (found from the addon's directory up),
+  # not with npm_config_build_from_source, which would also make node-hid compile instead of
+  # taking the N-API prebuilds its package ships (and need libudev and libusb headers for it).
+  # pkcs11js has no prebuilds: it always compiles.
+  printf 'buildFromSource=true\n' >"$app/.prebuild-installrc"
+  # Under this Node (first on PATH, so npm, node-gyp and the install scripts all run on it). The
   # installs run side by side (their compilers share the cores); the checks below wait for them.
-  (cd "$app" && env PATH="$bindir:$PATH" ${nodedir:+"npm_config_nodedir=$nodedir"} npm_config_build_from_source=true JOBS=max \
+  (cd "$app" && env PATH="$bindir:$PATH" ${nodedir:+"npm_config_nodedir=$nodedir"} JOBS=max \
     npm install --no-audit --no-fund --loglevel=error "$tarball" >"$work/install-$major.log" 2>&1; echo $? >"$work/install-$major.rc") &
   exe_of[$major]="$exe" nodedir_of[$major]="$nodedir" version_of[$major]="$version"
 done
@@ -152,8 +158,10 @@ for major in "${majors[@]}"; do
   [ -n "$first_app" ] || first_app="$app"
 done
 
-# 4. The packed declarations, as a TypeScript consumer sees them.
+# 4. The packed declarations, as a TypeScript consumer sees them: the README's examples as written.
 tsc="$root/node_modules/typescript/bin/tsc"
+node "$here/readme-examples.mjs" "$root/README.md" "$first_app" >"$work/readme.log" 2>&1 || fail "extracting the README's TypeScript blocks" "$work/readme.log"
+examples="$(tail -n 1 "$work/readme.log")"
 oldest="$(node -p "require('$root/package.json').devDependencies['@types/node']")"
 for types in "$oldest" latest; do
   t=$SECONDS
@@ -161,7 +169,7 @@ for types in "$oldest" latest; do
     || fail "npm install @types/node@$types" "$work/types.log"
   installed="$(node -p "require('$first_app/node_modules/@types/node/package.json').version")"
   (cd "$first_app" && node "$tsc" -p tsconfig.json >"$work/tsc.log" 2>&1) \
-    || fail "consumer/types.ts against the packed types, @types/node $installed, skipLibCheck off" "$work/tsc.log" 60
-  ok "types: consumer/types.ts type-checks against the packed .d.ts with @types/node $installed ($types), skipLibCheck off ($(seconds $t))"
+    || fail "the README's examples and consumer/types.ts against the packed types, @types/node $installed, skipLibCheck off (readme-L<n>.ts(<line>,…) is README.md line <n> + <line>)" "$work/tsc.log" 60
+  ok "types: the README's examples ($examples) and consumer/types.ts type-check against the packed .d.ts with @types/node $installed ($types), skipLibCheck off ($(seconds $t))"
 done
 echo "package checks: all passed"

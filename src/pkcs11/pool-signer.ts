@@ -1,0 +1,102 @@
+// The signing half of a SessionPool: a call alone signs directly on one of the set's sessions
+// (signOn, the C_SignInit + C_SignAsync that Session.signChallenge makes too); concurrent calls go
+// to worker threads (sign-workers.ts) that sign in batches. The sessions are session-set.ts's.
+import { SessionClosedError } from './errors.js';
+import type { ObjectRef, TokenKey } from './objects.js';
+import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
+import { signOn } from './session-signing.js';
+import { SignWorkers } from './sign-workers.js';
+import { POOL_CLOSED, type SessionSet } from './session-set.js';
+
+export class PoolSigner {
+  readonly #sessions: SessionSet;
+  #workers: SignWorkers | undefined;
+  /** sign calls under way: one alone takes the direct path. */
+  #signing = 0;
+
+  constructor(sessions: SessionSet) {
+    this.#sessions = sessions;
+  }
+
+  /** Starts `count` signing threads on the set's login; the set resets and closes them with its sessions. */
+  async startWorkers(count: number): Promise<void> {
+    const { token } = this.#sessions;
+    this.#workers = await SignWorkers.start(token.module.path, token.slot, count);
+    this.#sessions.attach(this.#workers);
+  }
+
+  /** Signing threads running now (0 once closed). */
+  get workers(): number {
+    return this.#workers?.size ?? 0;
+  }
+
+  /**
+   * Signs a challenge with a private key of the token. Calls alone sign on one of the set's
+   * sessions; concurrent calls go to the signing workers in batches.
+   */
+  async sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
+    // One flat loop rather than the set's use(): on this path every extra async layer shows up in
+    // single-signature latency (bench/sign.ts measures it against pkcs11js).
+    const sessions = this.#sessions;
+    // A token blocked while the pool runs (the blocklist refreshed) signs nothing more.
+    sessions.admit();
+    this.#signing++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (!sessions.usable) await sessions.ready();
+        const generation = sessions.generation;
+        try {
+          // A cached key costs no await: alone means alone now (of a burst made in one tick, the
+          // first call signs directly and the rest, which find it under way, go to the workers).
+          const resolved = sessions.foundKey(key) ?? (await sessions.key(key));
+          const workers = this.#workers;
+          // Alone, a signature is quickest as C_SignInit + C_SignAsync here (a worker adds a
+          // thread hop each way); in company, worker batches win. A key that needs a
+          // context-specific login (a PIN per signature) always signs here: PINs stay here.
+          if (workers && workers.size > 0 && this.#signing > 1 && !resolved.alwaysAuthenticate) {
+            return await this.#signOnWorker(workers, resolved, challenge, options);
+          }
+          // Checked here too: close() may have begun while the key was looked up.
+          if (sessions.closed) throw new SessionClosedError(POOL_CLOSED);
+          const session = sessions.idle() ?? (await sessions.acquire());
+          // The direct path: what Session.signChallenge does minus its per-session operation
+          // queue, which the set makes redundant (this call holds the session alone, and it
+          // closes only once given back). Inline, because each async layer here costs a
+          // measurable share of a fast signature.
+          sessions.lend(session);
+          try {
+            if (resolved.alwaysAuthenticate) return await session.signChallenge(resolved, challenge, options);
+            const prepared = prepareSignature(resolved, challenge, options);
+            try {
+              return await signOn(sessions.token.module.raw, session.handle, resolved, prepared);
+            } catch (err) {
+              throw sessions.explain(err);
+            }
+          } finally {
+            sessions.giveBack(session);
+          }
+        } catch (err) {
+          if (!sessions.retry(err, attempt, generation)) throw err;
+        }
+      }
+    } finally {
+      this.#signing--;
+    }
+  }
+
+  async #signOnWorker(workers: SignWorkers, key: TokenKey, challenge: Uint8Array | string, options: SignOptions): Promise<Buffer> {
+    const prepared = prepareSignature(key, challenge, options);
+    try {
+      const output = await workers.sign({
+        key: key.handle,
+        mechanism: prepared.mechanism,
+        mechanismId: prepared.algorithm,
+        input: prepared.input,
+        outputLength: prepared.outputLength,
+      });
+      return finishSignature(prepared, output);
+    } catch (err) {
+      throw this.#sessions.explain(err);
+    }
+  }
+}
