@@ -12,9 +12,15 @@
 // The sign counter is the caller's: it must compare and store it atomically (the store does).
 // Returns a reason instead of throwing, like verify-response.ts.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
-import { cose, decodeAttestationObject, decodeClientDataJSON, decodeCredentialPublicKey, isoBase64URL, parseAuthenticatorData } from '@simplewebauthn/server/helpers';
 import { classifyKey, type CredentialKeyInfo } from './key-algorithm.js';
+
+// Loaded at the first security-key check, not with the verifier: importing it costs about a
+// second of CPU, which every `tokengate verifier …` command would pay otherwise.
+type Library = typeof import('@simplewebauthn/server') & typeof import('@simplewebauthn/server/helpers');
+let library: Promise<Library> | undefined;
+function webauthnLibrary(): Promise<Library> {
+  return (library ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]).then(([server, helpers]) => ({ ...server, ...helpers })));
+}
 
 /** The relying party this verifier is: the id keys bind credentials to, and the origins it serves. */
 export interface RelyingParty {
@@ -88,20 +94,20 @@ interface Expected {
   readonly requireUserVerification: boolean;
 }
 
-const b64u = (bytes: Uint8Array): string => isoBase64URL.fromBuffer(Uint8Array.from(bytes));
+const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
 /** clientDataJSON as the key's client wrote it: its text or its bytes, base64url for the library. */
-export function clientDataBase64(clientDataJSON: string | Uint8Array): string {
+function clientDataBase64(clientDataJSON: string | Uint8Array): string {
   return b64u(typeof clientDataJSON === 'string' ? Buffer.from(clientDataJSON, 'utf8') : clientDataJSON);
 }
 
 /** Steps 1–5, on the fields both ceremonies share. */
-function checkCeremony(rp: RelyingParty, expected: Expected, clientDataJSON: string, authData: Uint8Array): WebAuthnRefusal | undefined {
-  let client: ReturnType<typeof decodeClientDataJSON>;
-  let auth: ReturnType<typeof parseAuthenticatorData>;
+function checkCeremony(lib: Library, rp: RelyingParty, expected: Expected, clientDataJSON: string, authData: Uint8Array): WebAuthnRefusal | undefined {
+  let client: ReturnType<Library['decodeClientDataJSON']>;
+  let auth: ReturnType<Library['parseAuthenticatorData']>;
   try {
-    client = decodeClientDataJSON(clientDataJSON);
-    auth = parseAuthenticatorData(Uint8Array.from(authData));
+    client = lib.decodeClientDataJSON(clientDataJSON);
+    auth = lib.parseAuthenticatorData(Uint8Array.from(authData));
   } catch {
     return 'malformed_response';
   }
@@ -138,22 +144,23 @@ export interface CheckedRegistration {
 export type RegistrationCheck = { ok: true; credential: CheckedRegistration } | { ok: false; reason: WebAuthnRefusal };
 
 export async function checkRegistration(rp: RelyingParty, input: RegistrationToCheck): Promise<RegistrationCheck> {
+  const lib = await webauthnLibrary();
   const clientDataJSON = clientDataBase64(input.clientDataJSON);
   let authData: Uint8Array;
   let credentialId: Uint8Array | undefined;
   try {
-    authData = decodeAttestationObject(Uint8Array.from(input.attestationObject)).get('authData');
-    credentialId = parseAuthenticatorData(Uint8Array.from(authData)).credentialID;
+    authData = lib.decodeAttestationObject(Uint8Array.from(input.attestationObject)).get('authData');
+    credentialId = lib.parseAuthenticatorData(Uint8Array.from(authData)).credentialID;
   } catch {
     return { ok: false, reason: 'malformed_response' };
   }
   if (!credentialId) return { ok: false, reason: 'malformed_response' };
-  const refusal = checkCeremony(rp, { type: 'webauthn.create', challenge: input.challenge, requireUserVerification: input.requireUserVerification }, clientDataJSON, authData);
+  const refusal = checkCeremony(lib, rp, { type: 'webauthn.create', challenge: input.challenge, requireUserVerification: input.requireUserVerification }, clientDataJSON, authData);
   if (refusal) return { ok: false, reason: refusal };
   const id = b64u(credentialId);
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  let verified: Awaited<ReturnType<Library['verifyRegistrationResponse']>>;
   try {
-    verified = await verifyRegistrationResponse({
+    verified = await lib.verifyRegistrationResponse({
       response: {
         id,
         rawId: id,
@@ -172,7 +179,7 @@ export async function checkRegistration(rp: RelyingParty, input: RegistrationToC
   }
   if (!verified.verified) return { ok: false, reason: 'attestation_invalid' };
   const info = verified.registrationInfo;
-  const key = publicKeyOf(info.credential.publicKey);
+  const key = publicKeyOf(lib, info.credential.publicKey);
   const keyInfo = key && classifyKey(key);
   if (!key || !keyInfo || 'refusal' in keyInfo) return { ok: false, reason: 'unsupported_algorithm' };
   return {
@@ -191,9 +198,10 @@ export async function checkRegistration(rp: RelyingParty, input: RegistrationToC
 }
 
 /** A COSE key (EC2 P-256, OKP Ed25519, RSA) as a Node key; undefined for anything else. */
-function publicKeyOf(coseKey: Uint8Array): KeyObject | undefined {
+function publicKeyOf(lib: Library, coseKey: Uint8Array): KeyObject | undefined {
+  const { cose } = lib;
   try {
-    const key = decodeCredentialPublicKey(Uint8Array.from(coseKey));
+    const key = lib.decodeCredentialPublicKey(Uint8Array.from(coseKey));
     const jwk = cose.isCOSEPublicKeyEC2(key)
       ? { kty: 'EC', crv: key.get(cose.COSEKEYS.crv) === cose.COSECRV.P256 ? 'P-256' : 'unsupported', x: b64u(key.get(cose.COSEKEYS.x)!), y: b64u(key.get(cose.COSEKEYS.y)!) }
       : cose.isCOSEPublicKeyOKP(key)
@@ -221,12 +229,13 @@ export interface AssertionToCheck {
 export type AssertionCheck = { ok: true; signCount: number; userVerified: boolean } | { ok: false; reason: WebAuthnRefusal };
 
 export async function checkAssertion(rp: RelyingParty, input: AssertionToCheck): Promise<AssertionCheck> {
+  const lib = await webauthnLibrary();
   const clientDataJSON = clientDataBase64(input.clientDataJSON);
   const authData = input.authenticatorData instanceof Uint8Array ? input.authenticatorData : new Uint8Array();
-  const refusal = checkCeremony(rp, { type: 'webauthn.get', challenge: input.challenge, requireUserVerification: input.requireUserVerification }, clientDataJSON, authData);
+  const refusal = checkCeremony(lib, rp, { type: 'webauthn.get', challenge: input.challenge, requireUserVerification: input.requireUserVerification }, clientDataJSON, authData);
   if (refusal) return { ok: false, reason: refusal };
   try {
-    const verified = await verifyAuthenticationResponse({
+    const verified = await lib.verifyAuthenticationResponse({
       response: {
         id: input.credentialId,
         rawId: input.credentialId,
