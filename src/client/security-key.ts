@@ -1,8 +1,8 @@
 // A USB security key against the verifier: enrolling it (the verifier's registration challenge →
 // the key makes a credential → its attestation object goes to the verifier) and signing in with it
 // (the verifier's challenge goes into clientDataJSON → the key signs → the assertion goes back).
-// Unlocking the key with its PIN is the caller's: do it just before (a CTAP 2.1 key forgets the
-// unlock after one touch), with the verifier's rpId.
+// Unlocking the key with its PIN is the caller's: just before (a CTAP 2.1 key forgets the unlock
+// after one touch), with the verifier's rpId — or in the `unlock` hook, which is called with it.
 import type { EnrolledCredential as KeyCredential, FidoAssertion, SecurityKey, TouchOptions } from '../index.js';
 import type { IssuedFidoChallenge } from '../verifier/tokens/challenges.js';
 import type { EnrolledCredential, FidoRegistrationOptions } from '../verifier/tokens/registry.js';
@@ -47,6 +47,8 @@ export interface EnrollSecurityKeyOptions extends TouchOptions {
   readonly transports?: readonly string[];
   /** A discoverable credential: the user then signs in without a username. */
   readonly discoverable?: boolean;
+  /** Called with the verifier's rpId before the key is touched: unlock it with its PIN here. */
+  readonly unlock?: (rpId: string) => Promise<void>;
 }
 
 /**
@@ -54,8 +56,9 @@ export interface EnrollSecurityKeyOptions extends TouchOptions {
  * policy; `keyCredential` is what the key made (its id and public key).
  */
 export async function enrollSecurityKey(client: VerifierClient, key: SecurityKey, options: EnrollSecurityKeyOptions): Promise<{ credential: EnrolledCredential; keyCredential: KeyCredential }> {
-  const { username, label, password, transports, discoverable, ...touch } = options;
+  const { username, label, password, transports, discoverable, unlock, ...touch } = options;
   const registration = await client.fidoRegistrationOptions(username, password === undefined ? {} : { password });
+  await unlock?.(registration.rp.id);
   const keyCredential = await createCredential(key, registration, { ...touch, ...(discoverable ? { residentKey: true } : {}) });
   const credential = await client.registerFidoCredential(username, {
     challengeId: registration.challengeId,
@@ -76,6 +79,8 @@ export interface SignInWithSecurityKeyOptions extends TouchOptions {
   /** Only these credentials (base64url WebAuthn ids). */
   readonly credentialIds?: readonly string[];
   readonly purpose?: 'login' | 'enroll' | 'step-up';
+  /** Called with the verifier's rpId and whether it requires user verification, before the key is touched. */
+  readonly unlock?: (rpId: string, userVerification: 'required' | 'preferred') => Promise<void>;
 }
 
 /**
@@ -88,8 +93,9 @@ export async function signInWithSecurityKey(
   key: SecurityKey,
   options: SignInWithSecurityKeyOptions = {},
 ): Promise<{ userId: string; username: string; credentialId: string; signCount: number; userVerified: boolean }> {
-  const { username, password, credentialIds, purpose = 'login', ...touch } = options;
+  const { username, password, credentialIds, purpose = 'login', unlock, ...touch } = options;
   const challenge = await client.fidoChallenge({ purpose, ...(username === undefined ? {} : { username }), ...(credentialIds ? { credentialIds } : {}) });
+  await unlock?.(challenge.rpId, challenge.userVerification);
   const assertion = await getAssertion(key, challenge, touch);
   return client.fidoRespond(challenge.challengeId, {
     purpose,
