@@ -6,42 +6,34 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedAuthenticator } from '../native-fixtures/fido/authenticator.js';
 import { getAssertion } from '../src/client/index.js';
 import { SecurityKey } from '../src/index.js';
-import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { runCli } from './helpers/cli.js';
-import { openVerifier, useVerifierStack } from './helpers/verifier.js';
+import { useServedVerifier } from './helpers/served-verifier.js';
 
-const stack = useVerifierStack(['sqlite']);
 const PIN = '2468-door';
 const RP = 'door.example.com';
 const PASSWORD = 'correct horse battery';
+const served = useServedVerifier({ fido: { rpId: RP } });
 const dir = mkdtempSync(join(tmpdir(), 'tokengate-fido-cli-'));
 let sim: SimulatedAuthenticator;
 let device: string;
 let database: string;
 let verifier: Verifier;
-let app: FastifyInstance;
 let url: string;
 let apiKey: string;
 
 beforeAll(async () => {
   sim = new SimulatedAuthenticator({ pin: PIN });
   device = `udp:127.0.0.1:${(await sim.serveUdp()).port}`;
-  database = await stack.newDatabase('sqlite');
-  verifier = await openVerifier(database, stack.smtp, { fido: { rpId: RP } });
-  app = await buildVerifierServer(verifier);
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  ({ verifier, url, database } = served.current);
   apiKey = (await verifier.apiKeys.create('test', 'admin', ['admin'])).key;
   await verifier.admin.create('test', { username: 'dana', email: 'dana@example.test', password: PASSWORD });
 }, 60_000);
 afterAll(async () => {
-  await app?.close();
-  await verifier?.close();
   await sim?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -10,22 +10,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from 'cborg';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedAuthenticator } from '../native-fixtures/fido/authenticator.js';
 import { enrollSecurityKey, getAssertion, signInWithSecurityKey, VerifierClient } from '../src/client/index.js';
 import { Blocklist, SecurityKey, type EnrolledCredential as KeyCredential, type FidoAssertion } from '../src/index.js';
-import { buildVerifierServer } from '../src/verifier/http/server.js';
 import type { Verifier } from '../src/verifier/verifier.js';
-import { openVerifier, useVerifierStack } from './helpers/verifier.js';
+import { useServedVerifier } from './helpers/served-verifier.js';
 
-const stack = useVerifierStack(['sqlite']);
 const PIN = '4831-pin';
 const RP = 'door.example.com';
 const PASSWORD = 'correct horse battery';
+const served = useServedVerifier({ fido: { rpId: RP } });
 const dir = mkdtempSync(join(tmpdir(), 'tokengate-fido-http-'));
 let verifier: Verifier;
-let app: FastifyInstance;
 let url: string;
 let admin: VerifierClient;
 let helpdesk: VerifierClient;
@@ -39,9 +36,7 @@ async function simKey() {
 }
 
 beforeAll(async () => {
-  verifier = await openVerifier(await stack.newDatabase('sqlite'), stack.smtp, { fido: { rpId: RP } });
-  app = await buildVerifierServer(verifier);
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  ({ verifier, url } = served.current);
   admin = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'admin', ['admin'])).key });
   helpdesk = new VerifierClient(url, { apiKey: (await verifier.apiKeys.create('test', 'helpdesk', ['helpdesk'])).key });
   for (const username of ['dana', 'erik']) await verifier.admin.create('test', { username, email: `${username}@example.test`, password: PASSWORD });
@@ -49,8 +44,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(keys.splice(0).map((k) => k.close()));
-  await app?.close();
-  await verifier?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

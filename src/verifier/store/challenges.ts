@@ -162,16 +162,8 @@ export interface NewFidoChallenge {
 }
 
 export async function insertFidoChallenge(db: SqlExecutor, c: NewFidoChallenge): Promise<void> {
-  await db.run('INSERT INTO fido_challenges (id, ceremony, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-    c.id,
-    c.ceremony,
-    c.userId,
-    c.credentialId,
-    c.purpose,
-    c.challenge,
-    c.expiresAt,
-    c.createdAt,
-  ]);
+  const values = [c.id, c.ceremony, c.userId, c.credentialId, c.purpose, c.challenge, c.expiresAt, c.createdAt];
+  await db.run('INSERT INTO fido_challenges (id, ceremony, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', values);
 }
 
 export interface ConsumedFidoChallenge {
