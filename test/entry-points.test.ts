@@ -51,6 +51,7 @@ describe('entry points', () => {
     const { packages, addons } = loadedBy('./src/verifier/index.ts');
     expect(packages).toEqual(expect.arrayContaining(['fastify', 'pg', 'better-sqlite3']));
     expect(packages).not.toContain('pkcs11js');
-    expect(addons.some((a) => a.includes('pkcs11js'))).toBe(false);
+    expect(packages).not.toContain('node-hid'); // security keys are checked in pure JS
+    expect(addons.some((a) => a.includes('pkcs11js') || a.includes('HID'))).toBe(false);
   });
 });

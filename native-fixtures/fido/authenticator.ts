@@ -276,6 +276,16 @@ export class SimulatedAuthenticator extends EventEmitter {
     return pair;
   }
 
+  /**
+   * Sets the signature counter (every credential's, per-credential mode) — what a cloned key
+   * shows: a copy counts on from where it was made, so its counter falls behind the original's.
+   */
+  setCounter(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError('a counter is 0..2^32-1');
+    this.globalCounter = n;
+    for (const c of this.store) c.signCount = n;
+  }
+
   // ---- introspection ----
 
   get unplugged(): boolean {

@@ -1,6 +1,7 @@
 // The token side of the verifier: a small HTTP client, the blocklist fetcher kiosks poll (with
 // its ETag, so an unchanged list costs a 304), signing in with a token (challenge → the token
-// signs the canonical message → response), and enrolling a token end to end.
+// signs the canonical message → response), and enrolling a token end to end. Security keys'
+// WebAuthn ceremonies have their methods here and their end-to-end functions in security-key.ts.
 import type { BlocklistEntries, BlocklistFetcher } from '../lockout/blocklist.js';
 import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
 import type { TokenKey } from '../pkcs11/objects.js';
@@ -8,8 +9,8 @@ import type { Session } from '../pkcs11/session.js';
 import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
 import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from '../verifier/errors.js';
 import type { ChallengePurpose } from '../verifier/protocol.js';
-import type { CredentialSelector } from '../verifier/tokens/challenges.js';
-import type { EnrolledCredential } from '../verifier/tokens/registry.js';
+import type { CredentialSelector, IssuedFidoChallenge } from '../verifier/tokens/challenges.js';
+import type { EnrolledCredential, FidoRegistrationOptions } from '../verifier/tokens/registry.js';
 import type { GenerateKeyPairOptions } from '../pkcs11/keygen.js';
 
 export interface VerifierClientOptions {
@@ -26,6 +27,8 @@ export interface ChallengeFromVerifier {
   readonly passwordRequired: boolean;
   readonly fields: { verifierId: string; purpose: ChallengePurpose; username: string; credentialId: string; challenge: string };
 }
+
+const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
 function checkBaseUrl(baseUrl: string): string {
   let url: URL | undefined;
@@ -99,6 +102,48 @@ export class VerifierClient {
     return body!;
   }
 
+  /** A security key's registration challenge; with `password`, the user's own (self-service), else the API key's. */
+  async fidoRegistrationOptions(username: string, options: { password?: string } = {}): Promise<FidoRegistrationOptions> {
+    const { body } =
+      options.password !== undefined
+        ? await this.request<FidoRegistrationOptions>('POST', '/v1/self/fido/registration-options', { username, password: options.password })
+        : await this.request<FidoRegistrationOptions>('POST', `/v1/admin/users/${encodeURIComponent(username)}/fido/registration-options`, {});
+    return { ...body!, expiresAt: new Date(body!.expiresAt) };
+  }
+
+  /** Sends what the key made for those options; the verifier checks and stores it. */
+  async registerFidoCredential(
+    username: string,
+    made: { challengeId: string; attestationObject: Uint8Array; clientDataJSON: string; label?: string; transports?: readonly string[]; password?: string },
+  ): Promise<EnrolledCredential> {
+    const { password, attestationObject, clientDataJSON, ...rest } = made;
+    const body = { ...rest, attestationObject: b64u(attestationObject), clientDataJSON: b64u(Buffer.from(clientDataJSON, 'utf8')) };
+    const { body: credential } =
+      password !== undefined
+        ? await this.request<EnrolledCredential>('POST', '/v1/self/fido/credentials', { username, password, ...body })
+        : await this.request<EnrolledCredential>('POST', `/v1/admin/users/${encodeURIComponent(username)}/fido/credentials`, body);
+    return credential!;
+  }
+
+  /** A challenge for a security key: for a user's keys, for the keys named, or (neither) for a discoverable credential. */
+  async fidoChallenge(request: { username?: string; credentialIds?: readonly string[]; purpose?: ChallengePurpose } = {}): Promise<IssuedFidoChallenge> {
+    const { body } = await this.request<IssuedFidoChallenge>('POST', '/v1/fido/challenges', { purpose: 'login', ...request });
+    return { ...body!, expiresAt: new Date(body!.expiresAt) };
+  }
+
+  async fidoRespond(
+    challengeId: string,
+    answer: { username?: string; purpose: ChallengePurpose; credentialId: string; authenticatorData: Uint8Array; clientDataJSON: string; signature: Uint8Array; password?: string },
+  ): Promise<{ userId: string; username: string; credentialId: string; signCount: number; userVerified: boolean }> {
+    const { authenticatorData, clientDataJSON, signature, ...rest } = answer;
+    const { body } = await this.request<{ userId: string; username: string; credentialId: string; signCount: number; userVerified: boolean }>(
+      'POST',
+      `/v1/fido/challenges/${encodeURIComponent(challengeId)}/response`,
+      { ...rest, authenticatorData: b64u(authenticatorData), clientDataJSON: b64u(Buffer.from(clientDataJSON, 'utf8')), signature: b64u(signature) },
+    );
+    return body!;
+  }
+
   /**
    * A fetcher for `Blocklist.refresh`: sends the last ETag; on 304 it returns the entries it has.
    * `lastStatus` tells what the verifier answered last (200 or 304).
@@ -111,7 +156,7 @@ export class VerifierClient {
       const { status, body, headers } = await this.request<BlocklistEntries>('GET', '/v1/blocklist', undefined, etag && cached ? { 'if-none-match': etag } : {});
       state.lastStatus = status;
       if (status === 304 && cached) return cached;
-      cached = { serials: body?.serials ?? [], certificateFingerprints: body?.certificateFingerprints ?? [] };
+      cached = { serials: body?.serials ?? [], certificateFingerprints: body?.certificateFingerprints ?? [], fidoCredentialIds: body?.fidoCredentialIds ?? [] };
       etag = headers.get('etag') ?? undefined;
       return cached;
     };

@@ -1,6 +1,7 @@
-// Lost or stolen tokens, blocked at once: by token serial and by the SHA-256 fingerprint of a
-// certificate on the token. Loaded from a JSON file, refreshed through a fetcher the caller
-// supplies (the verifier's blocklist endpoint, later), and kept as it was when a refresh fails.
+// Lost or stolen tokens, blocked at once: by token serial, by the SHA-256 fingerprint of a
+// certificate on the token, and by a security key's WebAuthn credential id. Loaded from a JSON
+// file, refreshed through a fetcher the caller supplies (the verifier's blocklist endpoint), and
+// kept as it was when a refresh fails.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,6 +14,8 @@ export interface BlocklistEntries {
   serials: string[];
   /** SHA-256 of the certificate's DER, hex (any case, colons allowed). */
   certificateFingerprints: string[];
+  /** WebAuthn credential ids of lost security keys, base64url (absent in older lists). */
+  fidoCredentialIds?: string[];
 }
 
 export type BlocklistFetcher = () => Promise<BlocklistEntries>;
@@ -26,10 +29,16 @@ function normalizeFingerprint(value: string): string {
 function parseEntries(value: unknown): BlocklistEntries {
   const v = value as Partial<BlocklistEntries> | null;
   const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
-  if (!v || !strings(v.serials ?? []) || !strings(v.certificateFingerprints ?? [])) {
-    throw new InvalidArgumentError('a blocklist is { serials: string[], certificateFingerprints: string[] }');
+  if (!v || !strings(v.serials ?? []) || !strings(v.certificateFingerprints ?? []) || !strings(v.fidoCredentialIds ?? [])) {
+    throw new InvalidArgumentError('a blocklist is { serials: string[], certificateFingerprints: string[], fidoCredentialIds?: string[] }');
   }
-  return { serials: v.serials ?? [], certificateFingerprints: v.certificateFingerprints ?? [] };
+  return { serials: v.serials ?? [], certificateFingerprints: v.certificateFingerprints ?? [], fidoCredentialIds: v.fidoCredentialIds ?? [] };
+}
+
+/** A credential id as base64url without padding, from base64url or base64 (either padding). */
+function normalizeCredentialId(value: string | Uint8Array): string {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64url');
+  return value.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_');
 }
 
 export function certificateFingerprint(certificate: X509Certificate | Uint8Array): string {
@@ -40,6 +49,7 @@ export function certificateFingerprint(certificate: X509Certificate | Uint8Array
 export class Blocklist implements TokenAdmission {
   #serials = new Set<string>();
   #fingerprints = new Set<string>();
+  #fidoCredentialIds = new Set<string>();
 
   constructor(entries: BlocklistEntries = { serials: [], certificateFingerprints: [] }) {
     this.#replace(parseEntries(entries));
@@ -63,10 +73,13 @@ export class Blocklist implements TokenAdmission {
   #replace(entries: BlocklistEntries): void {
     this.#serials = new Set(entries.serials);
     this.#fingerprints = new Set(entries.certificateFingerprints.map(normalizeFingerprint));
+    this.#fidoCredentialIds = new Set((entries.fidoCredentialIds ?? []).map(normalizeCredentialId));
   }
 
   entries(): BlocklistEntries {
-    return { serials: [...this.#serials], certificateFingerprints: [...this.#fingerprints] };
+    // A list without security keys keeps the shape older readers know.
+    const fido = this.#fidoCredentialIds.size > 0 ? { fidoCredentialIds: [...this.#fidoCredentialIds] } : {};
+    return { serials: [...this.#serials], certificateFingerprints: [...this.#fingerprints], ...fido };
   }
 
   /**
@@ -93,6 +106,7 @@ export class Blocklist implements TokenAdmission {
   isBlocked(identity: TokenIdentity): boolean {
     if (identity.serial !== undefined && this.#serials.has(identity.serial)) return true;
     if ((identity.certificateFingerprints ?? []).some((f) => this.#fingerprints.has(normalizeFingerprint(f)))) return true;
+    if ((identity.fidoCredentialIds ?? []).some((id) => this.#fidoCredentialIds.has(normalizeCredentialId(id)))) return true;
     return (identity.certificates ?? []).some((c) => this.#fingerprints.has(certificateFingerprint(c)));
   }
 

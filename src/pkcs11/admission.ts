@@ -12,6 +12,8 @@ export interface TokenIdentity {
   certificates?: ReadonlyArray<X509Certificate | Uint8Array>;
   /** SHA-256 of each certificate's DER, lower-case hex: a cheaper form of `certificates`. */
   certificateFingerprints?: readonly string[];
+  /** A security key's WebAuthn credential ids (base64url or bytes), e.g. the one that just signed. */
+  fidoCredentialIds?: ReadonlyArray<string | Uint8Array>;
 }
 
 export interface TokenAdmission {

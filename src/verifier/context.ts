@@ -2,6 +2,7 @@
 // and the mail queue. Built once by `Verifier.open`; internal.
 import type { PasswordHasher } from './accounts/passwords.js';
 import type { CertificatePolicy } from './credentials/certificate-policy.js';
+import type { RelyingParty } from './credentials/webauthn.js';
 import type { RangePolicyCache } from './tokens/policy.js';
 import type { MailDelivery } from './mail/delivery.js';
 import type { MailContent } from './mail/messages.js';
@@ -33,6 +34,8 @@ export interface VerifierContext {
   readonly challengeTtlMs: number;
   /** The challenge policy per client range, cached for a second (tokens/policy.ts). */
   readonly rangePolicies: RangePolicyCache;
+  /** The relying party security keys are enrolled for (credentials/webauthn.ts). */
+  readonly fido: RelyingParty;
 }
 
 /** Queues a mail inside the caller's transaction, its body sealed. */

@@ -1,7 +1,7 @@
 // `tokengate/verifier`: the companion verifier — accounts with password + security token, trusted
 // and login IP ranges, enrolled hardware tokens and their challenge-response, the blocklist, the
-// audit log — as a library and as an HTTP server. It loads no PKCS#11 addon: signatures are
-// checked with node:crypto (src/algorithms/).
+// audit log — as a library and as an HTTP server. It loads no PKCS#11 or HID addon: signatures are
+// checked with node:crypto (src/algorithms/), security keys' WebAuthn answers with @simplewebauthn/server.
 export { Verifier, DEFAULT_IP_LIMIT } from './verifier.js';
 export type { VerifierOptions, VerifierWarning } from './verifier.js';
 export { ServerSecret } from './server-secret.js';
@@ -32,8 +32,20 @@ export type { LockoutPolicy } from './policy/lockout.js';
 export type { Argon2Cost } from './accounts/passwords.js';
 export { challengeMessage, CHALLENGE_MESSAGE_VERSION } from './protocol.js';
 export type { ChallengePurpose, ChallengeMessageFields } from './protocol.js';
-export type { EnrolledCredential, CredentialView, CredentialStatus, EnrollInput, LifecycleAction, Blocklist as VerifierBlocklist } from './tokens/registry.js';
-export type { CredentialSelector, IssuedChallenge, ChallengeLoginResult } from './tokens/challenges.js';
+export type {
+  EnrolledCredential,
+  CredentialView,
+  CredentialStatus,
+  CredentialKind,
+  EnrollInput,
+  LifecycleAction,
+  Blocklist as VerifierBlocklist,
+  FidoRegistrationOptions,
+  FidoRegistrationInput,
+} from './tokens/registry.js';
+export type { CredentialSelector, IssuedChallenge, ChallengeLoginResult, FidoChallengeRequest, IssuedFidoChallenge, FidoChallengeResponse, FidoLoginResult } from './tokens/challenges.js';
+export { DEFAULT_RP_ID } from './credentials/webauthn.js';
+export type { RelyingPartyOptions } from './credentials/webauthn.js';
 export type { ChallengePolicy } from './tokens/policy.js';
 export type { CertificatePolicy, CertificateRefusal } from './credentials/certificate-policy.js';
 export { buildVerifierServer } from './http/server.js';

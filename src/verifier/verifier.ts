@@ -14,6 +14,7 @@ import { createMailSender, type MailTransportConfig } from './mail/transport.js'
 import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
 import type { ServerSecret } from './server-secret.js';
 import type { CertificatePolicy } from './credentials/certificate-policy.js';
+import { relyingParty, type RelyingPartyOptions } from './credentials/webauthn.js';
 import { ChallengeService } from './tokens/challenges.js';
 import { RangePolicyCache } from './tokens/policy.js';
 import { CredentialRegistry } from './tokens/registry.js';
@@ -48,6 +49,13 @@ export interface VerifierOptions {
   readonly certificatePolicy?: CertificatePolicy;
   /** How long a challenge may be answered (default 60 s). */
   readonly challengeTtlMs?: number;
+  /**
+   * Security keys (FIDO2/WebAuthn): the relying-party id credentials are bound to (default
+   * `localhost`; it cannot change once keys are enrolled), the origins clientDataJSON may name
+   * (default `https://<rpId>`), and whether every login needs user verification (default: only
+   * where the challenge policy is token-only).
+   */
+  readonly fido?: RelyingPartyOptions;
   /** Mail delivery failures (SMTP error lines; never a secret). */
   readonly onMailError?: (error: Error) => void;
   /** What the operator should fix, e.g. a database file others can read (default: process.emitWarning). */
@@ -103,6 +111,8 @@ export class Verifier implements AsyncDisposable {
       throw new InvalidInputError(`tokenLength must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH}`);
     }
     const lockout = checkLockoutPolicy({ ...DEFAULT_LOCKOUT, ...options.lockout });
+    const fido = relyingParty(options.fido);
+    if ('invalid' in fido) throw new InvalidInputError(`fido: ${fido.invalid}`);
     const hasher = new PasswordHasher(options.argon2 ?? OWASP_ARGON2ID);
     const db = openDatabase(options.database, options.onWarning);
     try {
@@ -136,6 +146,7 @@ export class Verifier implements AsyncDisposable {
       certificatePolicy: options.certificatePolicy ?? {},
       challengeTtlMs: options.challengeTtlMs ?? 60_000,
       rangePolicies: new RangePolicyCache(),
+      fido,
     };
     delivery.kick();
     return new Verifier(ctx, queue);

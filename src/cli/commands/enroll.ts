@@ -1,9 +1,12 @@
-// `tokengate enroll`: registers the token's key (an existing one, or one made now) with the
-// verifier, as an admin (TOKENGATE_API_KEY) or as the user (TOKENGATE_PASSWORD), and says what the
-// user's challenge policy means for a door kiosk, which sends no password.
+// `tokengate enroll`: registers the token's key (an existing one, or one made now) — or, with
+// --fido, a USB security key's new credential — with the verifier, as an admin (TOKENGATE_API_KEY)
+// or as the user (TOKENGATE_PASSWORD), and says what the user's challenge policy means for a door
+// kiosk, which sends no password.
 import type { KeyPairType } from '../../index.js';
 import { selectSigningKey } from '../../index.js';
-import { enrollToken, VerifierClient } from '../../client/index.js';
+import { enrollSecurityKey, enrollToken, VerifierClient } from '../../client/index.js';
+import { touchPrompt, withSecurityKey } from '../fido/device.js';
+import { unlockKey } from '../fido/pin.js';
 import { defineCommand, exitsWith } from '../command.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { withLogin } from '../final-try.js';
@@ -18,6 +21,7 @@ interface EnrollOptions extends TokenOptions, KeyOptions, PinOptions {
   type: KeyPairType;
   label?: string | undefined;
   subject?: string | undefined;
+  fido?: string | undefined;
 }
 
 /** The verifier client and the secret enroll needs, from the environment; refused before the PIN is asked. */
@@ -34,6 +38,29 @@ function policyAdvice(username: string, policy: string): string {
   return `${username}'s challenge policy is ${policy}: a kiosk sends no password, so it will be refused. For a door, run: tokengate verifier policy set ${username} token-only (or a range: tokengate verifier policy range CIDR token-only)`;
 }
 
+/**
+ * `--fido`: the verifier's registration challenge, the key's PIN (when it has one) for the
+ * verifier's rpId, a touch, and the attestation to the verifier.
+ */
+async function enrollFido(options: EnrollOptions, device: string): Promise<number> {
+  const { verifier, password } = enrollClient(options);
+  return withSecurityKey({ device: device === 'auto' ? undefined : device }, async (key) => {
+    using touch = touchPrompt();
+    const pinSet = (await key.pinStatus()).pinSet;
+    const { credential } = await enrollSecurityKey(verifier, key, {
+      ...touch,
+      username: options.username,
+      ...(options.label ? { label: options.label } : {}),
+      ...(password ? { password } : {}),
+      unlock: async (rpId) => {
+        if (pinSet) await unlockKey(key, { ...options, rp: rpId }, touch);
+      },
+    });
+    printResult(options.json, credential, `enrolled security key "${credential.label}" for ${credential.username} (${credential.rpId}): credential ${credential.id}\n${policyAdvice(credential.username, credential.challengePolicy)}`);
+    return EXIT.ok;
+  });
+}
+
 export function enrollCommand() {
   const command = defineCommand(
     'enroll',
@@ -46,9 +73,10 @@ export function enrollCommand() {
     .addOption(keyTypeOption())
     .option('--label <L>', "the new key's label (default: tokengate)")
     .option('--subject <DN>', "the new key's certificate subject (default: CN=USERNAME)");
+  command.option('--fido <DEVICE>', 'enroll a FIDO security key instead: a HID path from `tokengate fido list`, udp:HOST:PORT, or "auto" (the only key plugged in); --label names it');
   return pinOptions(tokenOptions(command)).action(
     exitsWith((options: EnrollOptions) =>
-      withToken(options, async (token) => {
+      options.fido !== undefined ? enrollFido(options, options.fido) : withToken(options, async (token) => {
         // What can be checked without the token is checked before anyone is asked for a PIN.
         const { verifier, password } = enrollClient(options);
         const username = options.username;

@@ -27,13 +27,15 @@ const TEXT_SETTINGS: ReadonlyArray<[flags: string, help: string, env?: string]> 
   ['--from <ADDRESS>', "sender of the verifier's mails", 'TOKENGATE_MAIL_FROM'],
   ['--config <FILE>', 'settings in a JSON file keyed by option name, e.g. {"lockout-threshold": 5}', 'TOKENGATE_VERIFIER_CONFIG'],
   ['--listen <HOST:PORT>', 'serve: the address (default: 127.0.0.1:8787)'],
+  ['--rp-id <DOMAIN>', 'the relying-party id security keys are enrolled for (default: localhost; keep it once keys are enrolled)', 'TOKENGATE_VERIFIER_RP_ID'],
 ];
 
 function settingOptions(): Option[] {
   const text = TEXT_SETTINGS.map(([flags, help, env]) => new Option(flags, env ? `${help} [${env}]` : help));
   const proxies = new Option('--trusted-proxy <CIDR>', 'serve: a proxy whose X-Forwarded-For is believed (repeatable)').argParser(collect);
+  const origins = new Option('--origin <ORIGIN>', "an origin security keys' clientDataJSON may name (repeatable; default https://<rp-id>) [TOKENGATE_VERIFIER_ORIGINS, comma-separated]").argParser(collect);
   const numbers = (Object.keys(NUMERIC_SETTINGS) as NumericSetting[]).map((name) => new Option(`--${name} <N>`, `${NUMERIC_SETTINGS[name].help} [${NUMERIC_SETTINGS[name].env}]`));
-  return [...text, proxies, ...numbers].map((o) => o.helpGroup(SETTINGS_GROUP));
+  return [...text, proxies, origins, ...numbers].map((o) => o.helpGroup(SETTINGS_GROUP));
 }
 
 /** The settings on the group, listed in its help (and taken there: `verifier --database X user list`). */

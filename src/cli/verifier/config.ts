@@ -1,7 +1,8 @@
 // How the `tokengate verifier …` commands find their verifier: options, else environment, else
 // the --config file (settings.ts), else the embedded defaults under the state directory (a SQLite
 // file, a generated server secret, an outbox of .eml files), so `tokengate verifier serve` works
-// with nothing set up. The policies' numbers and serve's connection bounds come the same way.
+// with nothing set up. The policies' numbers, serve's connection bounds and the relying party
+// security keys are enrolled for come the same way.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { ServerSecret, type MailTransportConfig, type VerifierOptions, type Veri
 // The defaults, to check one setting against another's default; the package does not export them.
 import { DEFAULT_SERVER_LIMITS } from '../../verifier/http/server.js';
 import { DEFAULT_LOCKOUT } from '../../verifier/policy/lockout.js';
+import { relyingParty, type RelyingPartyOptions } from '../../verifier/credentials/webauthn.js';
 import { UsageError } from '../exit-codes.js';
 import { loadConfigFile, numericSetting, type ConfigFile, type NumericSetting } from './settings.js';
 
@@ -22,6 +24,8 @@ export type VerifierCliOptions = {
   config?: string | undefined;
   listen?: string | undefined;
   'trusted-proxy'?: string[] | undefined;
+  'rp-id'?: string | undefined;
+  origin?: string[] | undefined;
 } & Partial<Record<NumericSetting, string | undefined>>;
 
 function secretFrom(path: string): ServerSecret {
@@ -35,6 +39,17 @@ function secretFrom(path: string): ServerSecret {
     }
   }
   return ServerSecret.fromFile(path);
+}
+
+/** The relying party security keys are enrolled for: --rp-id and --origin (repeatable), checked now. */
+function fidoSettings(options: VerifierCliOptions, env: NodeJS.ProcessEnv, file: ConfigFile): RelyingPartyOptions {
+  const rpId = options['rp-id'] ?? env.TOKENGATE_VERIFIER_RP_ID ?? file['rp-id'];
+  const fromEnv = env.TOKENGATE_VERIFIER_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = options.origin ?? fromEnv ?? file.origin;
+  const fido = { ...(rpId === undefined ? {} : { rpId }), ...(origins === undefined ? {} : { origins }) };
+  const checked = relyingParty(fido);
+  if ('invalid' in checked) throw new UsageError(`--rp-id/--origin: ${checked.invalid}`);
+  return fido;
 }
 
 function transport(options: VerifierCliOptions, env: NodeJS.ProcessEnv, file: ConfigFile, state: string): MailTransportConfig {
@@ -86,6 +101,7 @@ export function verifierConfig(options: VerifierCliOptions, env: NodeJS.ProcessE
     ...(tokenLength === undefined ? {} : { tokenLength }),
     lockout: definedOnly(lockout),
     ipLimit: definedOnly(ipLimit),
+    fido: fidoSettings(options, env, file),
     // One line on stderr, like the CLI's errors, instead of Node's "(node:PID) SecurityWarning".
     onWarning: (warning) => console.error(`tokengate: warning: ${warning.message} [${warning.code}]`),
   };

@@ -21,10 +21,13 @@ export const NUMERIC_SETTINGS = {
 export type NumericSetting = keyof typeof NUMERIC_SETTINGS;
 
 /** The text settings the file may hold too (their options and variables are read in config.ts). */
-const TEXT_SETTINGS = ['database', 'secret-file', 'smtp', 'outbox', 'from', 'listen'] as const;
+const TEXT_SETTINGS = ['database', 'secret-file', 'smtp', 'outbox', 'from', 'listen', 'rp-id'] as const;
 type TextSetting = (typeof TEXT_SETTINGS)[number];
+/** The settings that are lists (repeatable options). */
+const LIST_SETTINGS = ['trusted-proxy', 'origin'] as const;
+type ListSetting = (typeof LIST_SETTINGS)[number];
 
-export type ConfigFile = Partial<Record<NumericSetting, number | string> & Record<TextSetting, string> & { 'trusted-proxy': string[] }>;
+export type ConfigFile = Partial<Record<NumericSetting, number | string> & Record<TextSetting, string> & Record<ListSetting, string[]>>;
 
 /** The --config file (or TOKENGATE_VERIFIER_CONFIG), checked key by key; {} when none is named. */
 export function loadConfigFile(path: string | undefined): ConfigFile {
@@ -43,11 +46,11 @@ export function loadConfigFile(path: string | undefined): ConfigFile {
         ? typeof value === 'number' || typeof value === 'string'
         : (TEXT_SETTINGS as readonly string[]).includes(key)
           ? typeof value === 'string'
-          : key === 'trusted-proxy'
+          : (LIST_SETTINGS as readonly string[]).includes(key)
             ? Array.isArray(value) && value.every((v) => typeof v === 'string')
             : undefined;
     if (ok === undefined) throw new UsageError(`--config ${path}: unknown setting "${key}" (the keys are the option names, e.g. "lockout-threshold")`);
-    if (!ok) throw new UsageError(`--config ${path}: "${key}" must be ${key === 'trusted-proxy' ? 'a list of strings' : key in NUMERIC_SETTINGS ? 'a number' : 'a string'}`);
+    if (!ok) throw new UsageError(`--config ${path}: "${key}" must be ${(LIST_SETTINGS as readonly string[]).includes(key) ? 'a list of strings' : key in NUMERIC_SETTINGS ? 'a number' : 'a string'}`);
   }
   return parsed as ConfigFile;
 }

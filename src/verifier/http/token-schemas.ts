@@ -7,6 +7,9 @@ import { CHALLENGE_POLICIES } from '../tokens/policy.js';
 const username = { type: 'string', pattern: USERNAME_PATTERN } as const;
 const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/_-]*={0,2}$' } as const;
 const purpose = { type: 'string', enum: [...CHALLENGE_PURPOSES] } as const;
+const base64url = { type: 'string', pattern: '^[A-Za-z0-9_-]*$' } as const;
+const credentialId = { ...base64url, minLength: 16, maxLength: 1366, description: 'a WebAuthn credential id, base64url' } as const;
+const password = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
 export const challengeBody = {
   type: 'object',
@@ -67,7 +70,12 @@ export const temporaryLoginBody = {
 
 export const blocklistReply = {
   type: 'object',
-  properties: { version: { type: 'integer' }, serials: { type: 'array', items: { type: 'string' } }, certificateFingerprints: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    version: { type: 'integer' },
+    serials: { type: 'array', items: { type: 'string' } },
+    certificateFingerprints: { type: 'array', items: { type: 'string' } },
+    fidoCredentialIds: { type: 'array', items: { type: 'string' }, description: 'WebAuthn credential ids of lost security keys, base64url' },
+  },
 } as const;
 
 const enrollProperties = {
@@ -101,6 +109,14 @@ export const credentialView = {
     statusReason: { type: 'string' },
     locked: { type: 'boolean' },
     createdAt: { type: 'string', format: 'date-time' },
+    kind: { type: 'string', enum: ['card', 'fido'] },
+    fidoCredentialId: { type: 'string' },
+    aaguid: { type: 'string' },
+    rpId: { type: 'string' },
+    transports: { type: 'array', items: { type: 'string' } },
+    signCount: { type: 'integer' },
+    flagReason: { type: 'string', description: 'why the helpdesk should look (counter_not_increased: a possible cloned key); refused until unlocked' },
+    flaggedAt: { type: 'string', format: 'date-time' },
   },
 } as const;
 
@@ -141,3 +157,82 @@ export const rangePolicyBody = { type: 'object', additionalProperties: false, re
 export const rangePolicyQuery = { type: 'object', additionalProperties: false, required: ['cidr'], properties: { cidr } } as const;
 
 export const rangePolicy = { type: 'object', properties: { cidr: { type: 'string' }, policy }, required: ['cidr', 'policy'] } as const;
+
+// ---- security keys (WebAuthn) ----
+
+export const fidoChallengeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['purpose'],
+  properties: { username, purpose, credentialIds: { type: 'array', maxItems: 32, items: credentialId } },
+} as const;
+
+export const fidoChallengeReply = {
+  type: 'object',
+  properties: {
+    challengeId: { type: 'string' },
+    challenge: { type: 'string', description: 'base64url: goes into clientDataJSON' },
+    rpId: { type: 'string' },
+    origin: { type: 'string' },
+    allowCredentialIds: { type: 'array', items: { type: 'string' } },
+    userVerification: { type: 'string', enum: ['required', 'preferred'] },
+    passwordRequired: { type: 'boolean' },
+    expiresAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const fidoResponseBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['purpose', 'credentialId', 'authenticatorData', 'clientDataJSON', 'signature'],
+  properties: {
+    username,
+    purpose,
+    credentialId,
+    authenticatorData: { ...base64url, minLength: 50, maxLength: 4096 },
+    clientDataJSON: { ...base64url, minLength: 1, maxLength: 4096 },
+    signature: { ...base64url, minLength: 1, maxLength: 2048 },
+    password,
+  },
+} as const;
+
+export const fidoResponseReply = {
+  type: 'object',
+  properties: { ...responseReply.properties, signCount: { type: 'integer' }, userVerified: { type: 'boolean' } },
+} as const;
+
+export const fidoRegistrationReply = {
+  type: 'object',
+  properties: {
+    challengeId: { type: 'string' },
+    challenge: { type: 'string' },
+    rp: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
+    user: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, displayName: { type: 'string' } } },
+    origin: { type: 'string' },
+    algorithms: { type: 'array', items: { type: 'integer' } },
+    excludeCredentialIds: { type: 'array', items: { type: 'string' } },
+    userVerification: { type: 'string', enum: ['required', 'preferred'] },
+    expiresAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const fidoRegistrationOptionsBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+
+export const selfFidoRegistrationOptionsBody = { type: 'object', additionalProperties: false, required: ['username', 'password'], properties: { username, password } } as const;
+
+const fidoRegisterProperties = {
+  challengeId: { type: 'string', maxLength: 64 },
+  attestationObject: { ...base64url, minLength: 1, maxLength: 16_384 },
+  clientDataJSON: { ...base64url, minLength: 1, maxLength: 4096 },
+  label: { type: 'string', minLength: 1, maxLength: 100 },
+  transports: { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 16 } },
+} as const;
+
+export const fidoRegisterBody = { type: 'object', additionalProperties: false, required: ['challengeId', 'attestationObject', 'clientDataJSON'], properties: fidoRegisterProperties } as const;
+
+export const selfFidoRegisterBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username', 'password', 'challengeId', 'attestationObject', 'clientDataJSON'],
+  properties: { username, password, ...fidoRegisterProperties },
+} as const;

@@ -56,8 +56,8 @@ export async function lookUpForIssue(
 ): Promise<IssueRow | undefined> {
   const select = `SELECT u.*, c.id AS credential_id, c.status AS credential_status, ${IP_BUDGET_COLUMNS} ${
     lookup.username === undefined
-      ? `FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${lookup.column} = ?`
-      : `FROM users u LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${lookup.column} = ? WHERE u.username = ?`
+      ? `FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.${lookup.column} = ? AND c.kind = 'card'`
+      : `FROM users u LEFT JOIN token_credentials c ON c.user_id = u.id AND c.${lookup.column} = ? AND c.kind = 'card' WHERE u.username = ?`
   }`;
   const params = [lookup.clientIp, lookup.clientIp, lookup.value, ...(lookup.username === undefined ? [] : [lookup.username])];
   if (db.dialect !== 'postgres') {
@@ -96,10 +96,12 @@ export interface ConsumedChallenge extends IpBudgetColumns {
   readonly locked_until: number | null;
   readonly failed_logins: number;
   readonly in_flight: number;
+  /** Set when a security key's counter did not grow (a possible clone); refused until cleared. */
+  readonly flagged_at: number | null;
 }
 
 const ANSWERER_COLUMNS = `u.id AS user_id, u.username, u.active, u.frozen, u.challenge_policy, c.id AS credential_id, c.spki, c.status,
-  c.not_after, c.locked_until, c.failed_logins, c.in_flight, ${IP_BUDGET_COLUMNS}`;
+  c.not_after, c.locked_until, c.failed_logins, c.in_flight, c.flagged_at, ${IP_BUDGET_COLUMNS}`;
 
 /**
  * Marks the challenge used — of any number of concurrent callers, on any number of instances,
@@ -135,7 +137,82 @@ export async function whyNotConsumed(db: SqlExecutor, id: string): Promise<strin
   return row.status !== 'active' ? `credential_${row.status}` : 'challenge_replayed';
 }
 
-/** Drops challenges that expired before `before` (used or not): the table holds recent ones only. */
+/** Drops challenges that expired before `before` (used or not): the tables hold recent ones only. */
 export async function purgeChallenges(db: SqlExecutor, before: number): Promise<void> {
   await db.run('DELETE FROM challenges WHERE expires_at < ?', [before]);
+  await db.run('DELETE FROM fido_challenges WHERE expires_at < ?', [before]);
+}
+
+// ---- security keys (WebAuthn) ----
+
+/** `create`: a registration (makeCredential); `get`: a login (getAssertion). */
+export type FidoCeremony = 'create' | 'get';
+
+export interface NewFidoChallenge {
+  readonly id: string;
+  readonly ceremony: FidoCeremony;
+  /** Unknown for a discoverable login: the credential that answers names its user. */
+  readonly userId: string | null;
+  /** Bound when exactly one credential may answer (its blocking then kills the challenge). */
+  readonly credentialId: string | null;
+  readonly purpose: ChallengePurpose;
+  readonly challenge: string;
+  readonly expiresAt: number;
+  readonly createdAt: number;
+}
+
+export async function insertFidoChallenge(db: SqlExecutor, c: NewFidoChallenge): Promise<void> {
+  const values = [c.id, c.ceremony, c.userId, c.credentialId, c.purpose, c.challenge, c.expiresAt, c.createdAt];
+  await db.run('INSERT INTO fido_challenges (id, ceremony, user_id, credential_id, purpose, challenge, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', values);
+}
+
+export interface ConsumedFidoChallenge {
+  readonly user_id: string | null;
+  readonly credential_id: string | null;
+  readonly purpose: ChallengePurpose;
+  readonly challenge: string;
+  readonly expires_at: number;
+}
+
+/** Marks the challenge used: of any number of concurrent callers, on any instance, one gets it. */
+export function consumeFidoChallenge(db: SqlExecutor, id: string, ceremony: FidoCeremony, now: number): Promise<ConsumedFidoChallenge | undefined> {
+  return db.get<ConsumedFidoChallenge>(
+    'UPDATE fido_challenges SET consumed_at = ? WHERE id = ? AND ceremony = ? AND consumed_at IS NULL RETURNING user_id, credential_id, purpose, challenge, expires_at',
+    [now, id, ceremony],
+  );
+}
+
+/** What answering with a security key needs: the credential by its WebAuthn id, its user, the address's budget. */
+export type FidoAnswerer = Omit<ConsumedChallenge, 'challenge_user_id' | 'purpose' | 'challenge' | 'expires_at'> & {
+  readonly cose_public_key: Uint8Array;
+  readonly sign_count: number;
+};
+
+export function fidoAnswerer(db: SqlExecutor, fidoCredentialId: string, clientIp: string): Promise<FidoAnswerer | undefined> {
+  return db.get<FidoAnswerer>(
+    `SELECT ${ANSWERER_COLUMNS}, c.cose_public_key, c.sign_count FROM token_credentials c JOIN users u ON u.id = c.user_id WHERE c.fido_credential_id = ? AND c.kind = 'fido'`,
+    [clientIp, clientIp, fidoCredentialId],
+  );
+}
+
+/** Why a security-key challenge could not be consumed: unknown, used already, or killed with its credential. */
+export async function whyFidoNotConsumed(db: SqlExecutor, id: string): Promise<string> {
+  const row = await db.get<{ status: string | null }>('SELECT c.status FROM fido_challenges h LEFT JOIN token_credentials c ON c.id = h.credential_id WHERE h.id = ?', [id]);
+  if (!row) return 'challenge_unknown';
+  return row.status !== null && row.status !== 'active' ? `credential_${row.status}` : 'challenge_replayed';
+}
+
+/**
+ * Stores the new counter when it grew — compared and written in one statement, so racing answers
+ * cannot both pass against one old value and the counter never goes back. A key that counts
+ * nothing (0, and 0 stored) passes. False: the counter did not grow (a possible clone).
+ */
+export async function advanceSignCount(db: SqlExecutor, credentialId: string, signCount: number): Promise<boolean> {
+  const { changes } = await db.run('UPDATE token_credentials SET sign_count = ? WHERE id = ? AND (sign_count < ? OR (sign_count = 0 AND sign_count = ?))', [
+    signCount,
+    credentialId,
+    signCount,
+    signCount,
+  ]);
+  return changes === 1;
 }

@@ -129,6 +129,31 @@ const MIGRATIONS: readonly string[] = [
   // Every challenge login inserts and updates a challenge; the index only served blocking a
   // credential (rare, and the table holds an hour of challenges): not worth its upkeep.
   `DROP INDEX challenges_credential;`,
+  // FIDO security keys are token credentials too (one lifecycle, one blocklist, one key one
+  // user): `kind` tells them from cards, the WebAuthn fields ride along, and a key whose counter
+  // did not grow is flagged for the helpdesk. Their challenges live apart: a discoverable login
+  // knows neither the user nor the credential when the challenge is issued.
+  `ALTER TABLE token_credentials ADD COLUMN kind TEXT NOT NULL DEFAULT 'card';
+   ALTER TABLE token_credentials ADD COLUMN fido_credential_id TEXT;
+   CREATE UNIQUE INDEX token_credentials_fido_id ON token_credentials (fido_credential_id);
+   ALTER TABLE token_credentials ADD COLUMN cose_public_key {blob};
+   ALTER TABLE token_credentials ADD COLUMN aaguid TEXT;
+   ALTER TABLE token_credentials ADD COLUMN rp_id TEXT;
+   ALTER TABLE token_credentials ADD COLUMN transports TEXT NOT NULL DEFAULT '';
+   ALTER TABLE token_credentials ADD COLUMN sign_count {bigint} NOT NULL DEFAULT 0;
+   ALTER TABLE token_credentials ADD COLUMN flagged_at {bigint};
+   ALTER TABLE token_credentials ADD COLUMN flag_reason TEXT;
+   CREATE TABLE fido_challenges (
+     id TEXT PRIMARY KEY,
+     ceremony TEXT NOT NULL,
+     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+     credential_id TEXT REFERENCES token_credentials(id) ON DELETE CASCADE,
+     purpose TEXT NOT NULL,
+     challenge TEXT NOT NULL,
+     expires_at {bigint} NOT NULL,
+     consumed_at {bigint},
+     created_at {bigint} NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,5 @@
-// `tokengate verifier credential …`: enrolled hardware tokens — list a user's, and change one's
-// state (disable, enable, block, revoke, unlock), each said in one line.
+// `tokengate verifier credential …`: enrolled hardware tokens, cards and security keys alike — list
+// a user's, and change one's state (disable, enable, block, revoke, unlock), each said in one line.
 import type { LifecycleAction } from '../../../verifier/index.js';
 import type { Command } from 'commander';
 import { defineGroup } from '../../command.js';
@@ -15,10 +15,25 @@ const LIFECYCLE: ReadonlyArray<[LifecycleAction, done: string, summary: string]>
 ];
 
 function listCommand() {
-  return jsonOption(defineVerifierCommand('list', "A user's enrolled hardware tokens").argument('<USERNAME>', 'whose')).action(
+  return jsonOption(defineVerifierCommand('list', "A user's enrolled hardware tokens: cards and security keys").argument('<USERNAME>', 'whose')).action(
     withVerifier<{ json?: boolean }>(async (verifier, [username], options) => {
       const credentials = await verifier.credentials.list(username!);
-      printListing(options.json, credentials, credentials.map((c) => ({ id: c.id, label: c.label, serial: c.serial ?? '', keyType: c.keyType, status: c.status, locked: c.locked })));
+      printListing(
+        options.json,
+        credentials,
+        credentials.map((c) => ({
+          id: c.id,
+          kind: c.kind,
+          label: c.label,
+          // A card's serial; a security key's WebAuthn credential id (what the blocklist carries).
+          serial: c.serial ?? c.fidoCredentialId ?? '',
+          keyType: c.keyType,
+          status: c.status,
+          locked: c.locked,
+          // A security key whose counter went back (possibly cloned): refused until `credential unlock`.
+          flagged: c.flagReason ?? '',
+        })),
+      );
     }),
   );
 }
@@ -36,16 +51,17 @@ function lifecycleCommand([action, done, summary]: (typeof LIFECYCLE)[number]): 
 }
 
 function unlockCommand() {
-  return defineVerifierCommand('unlock', 'Clears the lock after failed challenge logins')
+  return defineVerifierCommand('unlock', "Clears the lock after failed challenge logins, and a security key's clone flag once checked")
     .argument('<ID>', 'the credential')
     .action(
       withVerifier(async (verifier, [id]) => {
+        const flag = (await verifier.credentials.get(id!)).flagReason;
         await verifier.credentials.unlock(ACTOR, id!);
-        console.log(`credential ${id} unlocked`);
+        console.log(flag ? `credential ${id} unlocked (flag ${flag} cleared)` : `credential ${id} unlocked`);
       }),
     );
 }
 
 export function credentialCommand() {
-  return defineGroup('credential', 'Enrolled hardware tokens: list, disable, enable, block, revoke, unlock', "Users' enrolled hardware tokens.", [listCommand(), ...LIFECYCLE.map(lifecycleCommand), unlockCommand()]);
+  return defineGroup('credential', 'Enrolled hardware tokens: list, disable, enable, block, revoke, unlock', "Users' enrolled hardware tokens: cards and FIDO security keys.", [listCommand(), ...LIFECYCLE.map(lifecycleCommand), unlockCommand()]);
 }
