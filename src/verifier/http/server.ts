@@ -1,5 +1,5 @@
 // The verifier's HTTP server: Fastify, a JSON schema on every route, the OpenAPI document at
-// /openapi.json. The client address is the socket's; X-Forwarded-For counts only when the
+// /openapi.json, and the web pages (web/pages.ts) in a scope of their own. The client address is the socket's; X-Forwarded-For counts only when the
 // socket's peer is one of the configured trusted proxies. What one client can hold is bounded:
 // a request's time (headers and body), and connections per address and in all.
 import swagger from '@fastify/swagger';
@@ -13,6 +13,7 @@ import { policyRoutes } from './routes/policy.js';
 import { publicRoutes } from './routes/public.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { InvalidInputError } from '../errors.js';
+import { registerWebPages } from '../web/pages.js';
 
 export interface VerifierServerOptions {
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. None by default. */
@@ -27,6 +28,8 @@ export interface VerifierServerOptions {
   readonly connectionsPerAddress?: number;
   /** Open connections in all (default 1024); beyond it new ones are closed at once. */
   readonly maxConnections?: number;
+  /** The web pages (/account, /console; web/pages.ts); on unless false. */
+  readonly pages?: boolean;
 }
 
 export const DEFAULT_SERVER_LIMITS = { requestTimeoutMs: 10_000, connectionsPerAddress: 64, maxConnections: 1024 } as const;
@@ -67,6 +70,7 @@ export async function buildVerifierServer(verifier: Verifier, options: VerifierS
   adminRoutes(app, verifier);
   tokenRoutes(app, verifier);
   policyRoutes(app, verifier);
+  if (options.pages !== false) await registerWebPages(app, verifier);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
