@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { enrollToken, VerifierClient } from '../../src/client/index.js';
 import { Pkcs11Module } from '../../src/index.js';
 import { buildVerifierServer } from '../../src/verifier/http/server.js';
-import type { Verifier } from '../../src/verifier/verifier.js';
+import type { Verifier, VerifierOptions } from '../../src/verifier/verifier.js';
 import { startSmtpPeer, type SmtpPeer } from './smtp.js';
 import { openVerifier, useStoreEngines } from './verifier.js';
 
@@ -16,13 +16,13 @@ export interface ServedVerifier {
   readonly smtp: SmtpPeer;
 }
 
-export function useServedVerifier(): { readonly current: ServedVerifier } {
+export function useServedVerifier(overrides: Partial<VerifierOptions> = {}): { readonly current: ServedVerifier } {
   const engines = useStoreEngines(['sqlite']);
   let served: ServedVerifier | undefined;
   let app: FastifyInstance | undefined;
   beforeAll(async () => {
     const smtp = await startSmtpPeer();
-    const verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp);
+    const verifier = await openVerifier(await engines.newDatabase('sqlite'), smtp, overrides);
     app = await buildVerifierServer(verifier);
     served = { verifier, smtp, url: await app.listen({ host: '127.0.0.1', port: 0 }) };
   }, 60_000);

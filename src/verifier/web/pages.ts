@@ -56,7 +56,8 @@ function refuseCrossSite(request: FastifyRequest, reply: FastifyReply, done: () 
 async function webScope(web: FastifyInstance, verifier: Verifier): Promise<void> {
   await web.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
-    referrerPolicy: { policy: 'no-referrer' },
+    // Not no-referrer: with it Chromium sends `Origin: null` on our own forms, which the origin check refuses.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: true,
   });
   await web.register(cookie);
