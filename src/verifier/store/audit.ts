@@ -145,7 +145,9 @@ export async function loginTimeline(db: SqlExecutor, range: { since: number; unt
   const { since, until, bucketMs } = range;
   const rows = await db.all<{ bucket: number | string; result: AuditResult; n: number | string }>(
     `SELECT (at - ?) / ? AS bucket, result, COUNT(*) AS n FROM audit_log
-     WHERE action IN (${LOGIN_ACTIONS.map(() => '?').join(', ')}) AND at >= ? AND at < ? GROUP BY bucket, result`,
+     WHERE action IN (${LOGIN_ACTIONS.map(() => '?').join(', ')}) AND at >= ? AND at < ?
+       AND NOT (action = 'login.temporary' AND reason = 'password') -- its password step, audited apart: one login, not two
+     GROUP BY bucket, result`,
     [since, bucketMs, ...LOGIN_ACTIONS, since, until],
   );
   const buckets = Array.from({ length: Math.ceil((until - since) / bucketMs) }, (_, i) => ({ start: since + i * bucketMs, successes: 0, failures: 0 }));
