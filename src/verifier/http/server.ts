@@ -13,7 +13,6 @@ import { policyRoutes } from './routes/policy.js';
 import { publicRoutes } from './routes/public.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { InvalidInputError } from '../errors.js';
-import { registerWebPages } from '../web/pages.js';
 
 export interface VerifierServerOptions {
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed. None by default. */
@@ -70,7 +69,8 @@ export async function buildVerifierServer(verifier: Verifier, options: VerifierS
   adminRoutes(app, verifier);
   tokenRoutes(app, verifier);
   policyRoutes(app, verifier);
-  if (options.pages !== false) await registerWebPages(app, verifier);
+  // Loaded only for a server that has them: the CLI's other commands never load a template engine.
+  if (options.pages !== false) await (await import('../web/pages.js')).registerWebPages(app, verifier);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

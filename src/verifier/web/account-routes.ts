@@ -2,13 +2,12 @@
 // named tokens, and the user's cards. Each change goes through the same library call as the API's
 // (behind the current password, counted like a login); a reset that mails a new token or password
 // ends every session of the user, so the browser is sent to sign in again, told to check its mail.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CredentialNotFoundError, InvalidInputError } from '../errors.js';
 import type { Verifier } from '../verifier.js';
 import { optionalText } from './forms.js';
 import { redirectWith } from './render.js';
-import { action, form, identityOf, page, param } from './routing.js';
-import { clearSessionCookie, sessionCookie, setSessionCookie } from './session-cookies.js';
+import { action, form, identityOf, page, param, signedOut, signOutRoute, startSession, userPage } from './routing.js';
 
 export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
   const signedIn = (request: FastifyRequest) => (request.web?.session?.identity.kind === 'user' ? identityOf(request, 'user') : undefined);
@@ -26,26 +25,13 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
     page: signIn,
     handle: async (request, reply) => {
       const { username = '', password = '', securityToken } = form(request);
-      const session = await verifier.webSessions.signIn({ username, password, securityToken: optionalText(securityToken), clientIp: request.ip }, sessionCookie(request, 'account'));
-      setSessionCookie(request, reply, 'account', session);
-      return reply.redirect('/account', 303);
+      return startSession(request, reply, 'account', (previous) => verifier.webSessions.signIn({ username, password, securityToken: optionalText(securityToken), clientIp: request.ip }, previous));
     },
   });
 
-  web.post('/account/sign-out', { schema: { hide: true } }, async (request, reply) => {
-    await verifier.webSessions.end(sessionCookie(request, 'account'));
-    clearSessionCookie(request, reply, 'account');
-    return redirectWith(reply, '/account/sign-in', 'signed-out');
-  });
+  signOutRoute(web, verifier, 'account');
 
-  page(web, '/account', {
-    template: 'account/home',
-    guard: 'user',
-    load: async (request) => {
-      const user = await verifier.admin.get(identityOf(request, 'user').username);
-      return { title: 'My settings', user };
-    },
-  });
+  userPage(web, '/account', 'account/home', 'My settings', async (username) => ({ user: await verifier.admin.get(username) }));
 
   // Reset My Security Token: signed in (the password confirms it), or signed out with the username
   // too — the API allows it with the password alone, and a user who lost the token needs it most.
@@ -62,8 +48,7 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
     handle: async (request, reply) => {
       const { password = '', username } = form(request);
       await verifier.selfService.resetSecurityToken({ username: signedIn(request)?.username ?? username ?? '', password, clientIp: request.ip });
-      clearSessionCookie(request, reply, 'account');
-      return redirectWith(reply, '/account/sign-in', 'token-mailed');
+      return signedOut(request, reply, 'token-mailed');
     },
   });
 
@@ -76,45 +61,31 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
       const { password: current = '', newPassword = '', confirmPassword } = form(request);
       if (newPassword !== confirmPassword) throw new InvalidInputError('the new password and its confirmation differ');
       await verifier.selfService.changePassword({ username: identityOf(request, 'user').username, password: current, newPassword, clientIp: request.ip });
-      clearSessionCookie(request, reply, 'account');
-      return redirectWith(reply, '/account/sign-in', 'password-changed');
+      return signedOut(request, reply, 'password-changed');
     },
   });
 
-  const tokens = page(web, '/account/tokens', {
-    template: 'account/tokens',
-    guard: 'user',
-    load: async (request) => ({ title: 'My security tokens', user: await verifier.admin.get(identityOf(request, 'user').username) }),
+  const tokens = userPage(web, '/account/tokens', 'account/tokens', 'My security tokens', async (username) => ({ user: await verifier.admin.get(username) }));
+  // Both token forms: a name and the current password, for the signed-in user.
+  type TokenForm = { username: string; name: string; password: string; clientIp: string };
+  const tokenAction = (path: string, act: (input: TokenForm, request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    action(web, path, {
+      required: ['name', 'password'],
+      guard: 'user',
+      page: tokens,
+      handle: (request, reply) => act({ username: identityOf(request, 'user').username, name: (form(request).name ?? '').trim(), password: form(request).password ?? '', clientIp: request.ip }, request, reply),
+    });
+  tokenAction('/account/tokens/reset', async (input, request, reply) => {
+    await verifier.selfService.resetSecurityToken(input);
+    return signedOut(request, reply, 'token-mailed');
   });
-  action(web, '/account/tokens/reset', {
-    required: ['name', 'password'],
-    guard: 'user',
-    page: tokens,
-    handle: async (request, reply) => {
-      const { name = '', password: current = '' } = form(request);
-      await verifier.selfService.resetSecurityToken({ username: identityOf(request, 'user').username, password: current, name: name.trim(), clientIp: request.ip });
-      clearSessionCookie(request, reply, 'account');
-      return redirectWith(reply, '/account/sign-in', 'token-mailed');
-    },
-  });
-  action(web, '/account/tokens/revoke', {
-    required: ['name', 'password'],
-    guard: 'user',
-    page: tokens,
-    handle: async (request, reply) => {
-      const { name = '', password: current = '' } = form(request);
-      const { username } = identityOf(request, 'user');
-      await verifier.selfService.checkPassword('self.token-revoke', { username, password: current, clientIp: request.ip });
-      await verifier.admin.revokeToken(username, username, name);
-      return redirectWith(reply, '/account/tokens', 'token-revoked');
-    },
+  tokenAction('/account/tokens/revoke', async (input, _request, reply) => {
+    await verifier.selfService.checkPassword('self.token-revoke', input);
+    await verifier.admin.revokeToken(input.username, input.username, input.name);
+    return redirectWith(reply, '/account/tokens', 'token-revoked');
   });
 
-  const cards = page(web, '/account/cards', {
-    template: 'account/cards',
-    guard: 'user',
-    load: async (request) => ({ title: 'My cards', credentials: await verifier.credentials.list(identityOf(request, 'user').username) }),
-  });
+  const cards = userPage(web, '/account/cards', 'account/cards', 'My cards', async (username) => ({ credentials: await verifier.credentials.list(username) }));
   action(web, '/account/cards/:id/lost', {
     required: [],
     params: ['id'],

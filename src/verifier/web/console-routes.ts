@@ -4,9 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Verifier } from '../verifier.js';
 import { redirectWith } from './render.js';
-import { action, consoleActor as actorOf, form, page } from './routing.js';
+import { action, consoleActor as actorOf, form, page, signOutRoute, startSession } from './routing.js';
 import { may } from './roles.js';
-import { clearSessionCookie, sessionCookie, setSessionCookie } from './session-cookies.js';
 
 export function consoleRoutes(web: FastifyInstance, verifier: Verifier): void {
   const signIn = page(web, '/console/sign-in', { template: 'console/sign-in', guard: 'anyone', load: async () => ({ title: 'Console sign-in' }) });
@@ -15,17 +14,11 @@ export function consoleRoutes(web: FastifyInstance, verifier: Verifier): void {
     guard: 'anyone',
     page: signIn,
     handle: async (request, reply) => {
-      const session = await verifier.webSessions.signInConsole((form(request).apiKey ?? '').trim(), request.ip, sessionCookie(request, 'console'));
-      setSessionCookie(request, reply, 'console', session);
-      return reply.redirect('/console', 303);
+      return startSession(request, reply, 'console', (previous) => verifier.webSessions.signInConsole((form(request).apiKey ?? '').trim(), request.ip, previous));
     },
   });
 
-  web.post('/console/sign-out', { schema: { hide: true } }, async (request, reply) => {
-    await verifier.webSessions.end(sessionCookie(request, 'console'));
-    clearSessionCookie(request, reply, 'console');
-    return redirectWith(reply, '/console/sign-in', 'signed-out');
-  });
+  signOutRoute(web, verifier, 'console');
 
   web.get('/console', { schema: { hide: true } }, async (request, reply) => {
     const identity = request.web?.session?.identity;

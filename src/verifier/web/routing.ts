@@ -3,11 +3,13 @@
 // render the same page again with the reason, announced. Guards run first: a page of either area
 // without a live session sends the browser to that area's sign-in.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { WebIdentity } from '../access/web-sessions.js';
+import type { WebIdentity, WebSession } from '../access/web-sessions.js';
+import type { Verifier } from '../verifier.js';
 import { UnauthorizedError } from '../errors.js';
 import { formSchema } from './forms.js';
-import { render, renderError, type PageData } from './render.js';
+import { redirectWith, render, renderError, type Notice, type PageData } from './render.js';
 import { demand, type ConsolePermission } from './roles.js';
+import { clearSessionCookie, sessionCookie, setSessionCookie, type Area } from './session-cookies.js';
 
 export type Guard = 'anyone' | 'user' | ConsolePermission | 'console';
 
@@ -82,4 +84,30 @@ export function param(request: FastifyRequest, name: string): string {
 /** The form's fields (the schema made them text). */
 export function form(request: FastifyRequest): Record<string, string | undefined> {
   return (request.body ?? {}) as Record<string, string | undefined>;
+}
+
+/** A signed-in user's page: the loader gets their username. */
+export function userPage(web: FastifyInstance, path: string, template: string, title: string, load: (username: string) => Promise<Record<string, unknown>>): Page {
+  return page(web, path, { template, guard: 'user', load: async (request) => ({ title, ...(await load(identityOf(request, 'user').username)) }) });
+}
+
+/** Starts the area's session (the browser's old one ends) and goes to the area's start. */
+export async function startSession(request: FastifyRequest, reply: FastifyReply, area: Area, start: (previous: string | undefined) => Promise<WebSession>): Promise<FastifyReply> {
+  setSessionCookie(request, reply, area, await start(sessionCookie(request, area)));
+  return reply.redirect(`/${area}`, 303);
+}
+
+/** After a change that ended the user's sessions (a reset): the cookie goes, and the sign-in page says what happened. */
+export function signedOut(request: FastifyRequest, reply: FastifyReply, notice: Notice): FastifyReply {
+  clearSessionCookie(request, reply, 'account');
+  return redirectWith(reply, '/account/sign-in', notice);
+}
+
+/** POST /<area>/sign-out: the session ends in the store, the cookie in the browser. */
+export function signOutRoute(web: FastifyInstance, verifier: Verifier, area: Area): void {
+  web.post(`/${area}/sign-out`, { schema: { hide: true } }, async (request, reply) => {
+    await verifier.webSessions.end(sessionCookie(request, area));
+    clearSessionCookie(request, reply, area);
+    return redirectWith(reply, `/${area}/sign-in`, 'signed-out');
+  });
 }
