@@ -4,7 +4,7 @@
 // cannot do (hidden, and refused when posted anyway), CSP, and a 375-pixel-wide screen.
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cspViolations, horizontalOverflow, screenshot, textOf, useChromium } from './helpers/browser.js';
+import { cspViolations, horizontalOverflow, screenshot, textOf, unnamed, useChromium } from './helpers/browser.js';
 import { useServedVerifier } from './helpers/served-verifier.js';
 import { apiLogin, enrollCard, newUser, type WebUser } from './helpers/web-users.js';
 
@@ -171,7 +171,7 @@ describe('the console for the helpdesk and the auditor', () => {
 describe('every console page', () => {
   const PAGES = ['/console/users', '/console/users/zed', '/console/ip-ranges', '/console/audit'];
   for (const width of [1280, 375]) {
-    it(`violates no CSP and fits ${width} pixels without scrolling sideways`, async () => {
+    it(`violates no CSP, names every control and fits ${width} pixels without scrolling sideways`, async () => {
       const page = await consoleAs('admin', width);
       for (const path of PAGES) {
         const response = (await page.goto(`${served.current.url}${path}`))!;
@@ -179,6 +179,7 @@ describe('every console page', () => {
         expect(await response.text(), path).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
         expect(await cspViolations(page), path).toEqual([]);
         expect(await horizontalOverflow(page), path).toBe(0);
+        expect(await unnamed(page), path).toEqual([]);
         await screenshot(page, path.slice(1).replace(/\//g, '-'));
       }
     });

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cspViolations, horizontalOverflow, screenshot, textOf, useChromium } from './helpers/browser.js';
+import { cspViolations, focusedText, horizontalOverflow, screenshot, textOf, unnamed, useChromium } from './helpers/browser.js';
 import { useServedVerifier } from './helpers/served-verifier.js';
 import { tokenIn } from './helpers/verifier.js';
 import { apiLogin, enrollCard, newUser, signIn } from './helpers/web-users.js';
@@ -144,7 +144,7 @@ describe('my cards', () => {
 describe('every page', () => {
   const PAGES = ['/account', '/account/security-token', '/account/password', '/account/tokens', '/account/cards'];
 
-  it('carries a strict CSP and the other security headers, has no inline script or style, and violates nothing', async () => {
+  it('carries a strict CSP and the other security headers, has no inline script or style, violates nothing, and names every control', async () => {
     const { current } = served;
     const frank = await newUser(current, 'frank');
     await enrollCard(current, 'frank', 'CARD-FRANK-1');
@@ -164,7 +164,13 @@ describe('every page', () => {
       const html = await response.text();
       expect(html, path).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
       expect(await cspViolations(page), path).toEqual([]);
+      expect(await unnamed(page), path).toEqual([]);
+      expect(await page.locator('h1').count(), path).toBe(1);
     }
+    // The keyboard's first stop is the skip link, then the page in reading order.
+    await page.goto(`${current.url}/account/security-token`);
+    await page.keyboard.press('Tab');
+    expect(await focusedText(page)).toBe('Skip to content');
     expect(signInPage?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 

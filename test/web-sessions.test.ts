@@ -1,7 +1,8 @@
 // The web pages' sessions and forms over HTTP, on SQLite and PostgreSQL: cookie flags (Secure
 // when the request came over TLS), rotation at sign-in, sign-out, sessions ended by token and
-// password resets (the user's own and an admin's) and by deactivation, CSRF tokens required and
-// bound to the session, a rate-limited sign-in, the audit filters and the login timeline.
+// password resets (the user's own and an admin's), by deactivation and by time, CSRF tokens
+// required and bound to the session, a rate-limited sign-in, the audit filters and the login
+// timeline.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildVerifierServer } from '../src/verifier/http/server.js';
@@ -112,6 +113,25 @@ describe.each(ENGINES)('web sessions on %s', (engine) => {
     const e = await signedIn();
     await v.admin.apply('test', username, 'deactivate');
     await gone(e);
+  });
+
+  it('ends a session after 30 idle minutes, and any after 12 hours however busy', async () => {
+    let clock = Date.now();
+    const { app: server, token } = await start({ now: () => clock });
+    const visitor = new Visitor(server);
+    expect((await visitor.signIn(`ann-${engine}`, PASSWORD, token)).statusCode).toBe(303);
+    clock += 29 * 60_000;
+    expect((await visitor.get('/account')).statusCode).toBe(200);
+    clock += 31 * 60_000;
+    expect((await visitor.get('/account')).headers.location).toBe('/account/sign-in');
+
+    expect((await visitor.signIn(`ann-${engine}`, PASSWORD, token)).statusCode).toBe(303);
+    for (let minutes = 20; minutes < 12 * 60; minutes += 20) {
+      clock += 20 * 60_000;
+      expect((await visitor.get('/account')).statusCode, `after ${minutes} minutes`).toBe(200);
+    }
+    clock += 20 * 60_000;
+    expect((await visitor.get('/account')).headers.location).toBe('/account/sign-in');
   });
 
   it('requires a CSRF token bound to the session, and the API stays JSON-only', async () => {

@@ -60,3 +60,31 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export async function textOf(locator: Locator): Promise<string> {
   return (await locator.innerText()).trim();
 }
+
+const NAMED_ROLES = new Set(['textbox', 'searchbox', 'combobox', 'checkbox', 'radio', 'button', 'link', 'spinbutton', 'img', 'region', 'navigation', 'table']);
+
+interface AxNode {
+  ignored?: boolean;
+  role?: { value?: string };
+  name?: { value?: string };
+}
+
+/**
+ * What Chromium's accessibility tree (CDP Accessibility.getFullAXTree, the names a screen reader
+ * hears) shows without a name: controls, links, images, landmarks. Not axe-core, which is not
+ * installed here; the check it stands in for is the one that matters most on forms.
+ */
+export async function unnamed(page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: AxNode[] };
+    return nodes.filter((n) => !n.ignored && NAMED_ROLES.has(n.role?.value ?? '') && !(n.name?.value ?? '').trim()).map((n) => n.role?.value ?? '?');
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** The text of what has the keyboard focus. */
+export function focusedText(page: Page): Promise<string> {
+  return page.evaluate<string>('(document.activeElement?.textContent ?? "").trim()');
+}
