@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cspViolations, horizontalOverflow, screenshot, textOf, unnamed, useChromium } from './helpers/browser.js';
 import { useServedVerifier } from './helpers/served-verifier.js';
+import { tokenIn } from './helpers/verifier.js';
 import { apiLogin, enrollCard, newUser, type WebUser } from './helpers/web-users.js';
 
 const served = useServedVerifier({ ipLimit: { failures: 1000 }, lockout: { threshold: 3 } });
@@ -91,6 +92,41 @@ describe('the console for an admin', () => {
     // Shown once: the page that showed it is not cached, and a new view does not show it.
     await page.goto(`${current.url}/console/users/zed`);
     expect(await page.content()).not.toContain(temporary);
+  });
+
+  it('creates a user, resets their password, sets their login IP ranges, and adds and removes a trusted range', async () => {
+    const { current } = served;
+    const page = await consoleAs('admin');
+    await page.getByLabel('Username').fill('newbie');
+    await page.getByLabel('Email').fill('newbie@example.test');
+    await page.getByLabel('Password', { exact: true }).fill('first passphrase!');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    expect(new URL(page.url()).pathname).toBe('/console/users/newbie');
+    expect(await textOf(page.getByRole('status'))).toContain('first security token is on its way');
+    tokenIn((await current.smtp.nextMail('newbie@example.test')).text);
+
+    await page.getByLabel('New password').fill('second passphrase!');
+    await page.getByRole('button', { name: 'Reset password' }).click();
+    expect(await textOf(page.getByRole('status'))).toContain('The password is reset');
+    const token = tokenIn((await current.smtp.nextMail('newbie@example.test')).text);
+    expect(await apiLogin(current, { username: 'newbie', password: 'second passphrase!', securityToken: token })).toBe(200);
+
+    await page.getByLabel(/^Ranges/).fill('192.0.2.0/24, 198.51.100.0/25');
+    await page.getByRole('button', { name: 'Save ranges' }).click();
+    expect((await current.verifier.admin.get('newbie')).loginIpRanges).toEqual(['192.0.2.0/24', '198.51.100.0/25']);
+    expect(await textOf(page.locator('.facts').first())).toContain('192.0.2.0/24, 198.51.100.0/25');
+
+    await page.getByRole('link', { name: 'IP ranges' }).click();
+    await page.getByLabel('Range (CIDR)').fill('203.0.113.0/24');
+    await page.getByLabel(/^Description/).fill('the branch office');
+    await page.getByRole('button', { name: 'Add range' }).click();
+    expect(await current.verifier.organisation.trustedRanges()).toMatchObject([{ cidr: '203.0.113.0/24', description: 'the branch office' }]);
+    await page.getByRole('button', { name: 'Remove 203.0.113.0/24' }).click();
+    expect(await current.verifier.organisation.trustedRanges()).toEqual([]);
+    // A bad range is said on the page, with the form still there.
+    await page.getByLabel('Range (CIDR)').fill('not a range');
+    await page.getByRole('button', { name: 'Add range' }).click();
+    expect(await textOf(page.getByRole('alert'))).toMatch(/CIDR|range/i);
   });
 
   it('filters the audit log, pages through it by id, and draws logins over time', async () => {
