@@ -149,6 +149,9 @@ describe.each(ENGINES)('web sessions on %s', (engine) => {
     // Form bodies are the pages' alone.
     const api = await server.inject({ method: 'POST', url: '/v1/login', payload: `username=ann-${engine}&password=x`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(api.statusCode).toBe(415);
+    // And the OpenAPI document stays the API's.
+    const paths = Object.keys((await server.inject({ url: '/openapi.json' })).json<{ paths: object }>().paths);
+    expect(paths.filter((p) => !p.startsWith('/v1/'))).toEqual(['/health']);
   });
 
   it('answers a sign-in from an address over its failure budget with 429 and Retry-After', async () => {

@@ -88,7 +88,7 @@ async function webScope(web: FastifyInstance, verifier: Verifier): Promise<void>
     return render(request, reply, 'error', { title: 'Something went wrong', error: 'Something went wrong on our side. Try again later.' }, 500);
   });
 
-  web.get('/', async (_request, reply) => reply.redirect('/account', 303));
+  web.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/account', 303));
   accountRoutes(web, verifier);
   consoleRoutes(web, verifier);
   consoleUserRoutes(web, verifier);
