@@ -131,7 +131,7 @@ const MIGRATIONS: readonly string[] = [
   `DROP INDEX challenges_credential;`,
   // The web pages' sessions (web/): a keyed hash of the cookie, never the cookie itself; a user's
   // (self-service) or an API key's (the console). Ended by deleting the row: at sign-out, on a
-  // password or token reset, and with the user or the key.
+  // password or token reset, and with the user (a revoked key's are refused and deleted when used).
   `CREATE TABLE web_sessions (
      id_hash {blob} PRIMARY KEY,
      user_id TEXT REFERENCES users(id) ON DELETE CASCADE,

@@ -1,7 +1,8 @@
 // How a page and its forms are declared: a GET that renders a template with what its loader
 // reads, and POSTs that act and redirect (Post/Redirect/Get) — or, when the action is refused,
 // render the same page again with the reason, announced. Guards run first: a page of either area
-// without a live session sends the browser to that area's sign-in.
+// without a live session sends the browser to that area's sign-in. And the session's three
+// moments every area shares: started at sign-in, ended at sign-out, gone after a reset.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebIdentity, WebSession } from '../access/web-sessions.js';
 import type { Verifier } from '../verifier.js';
