@@ -71,6 +71,25 @@ describe('signing in', () => {
   });
 });
 
+describe('signing in from a trusted range', () => {
+  it('takes the password alone', async () => {
+    const { current } = served;
+    const hana = await newUser(current, 'hana');
+    await current.verifier.organisation.addTrustedRange('test', '127.0.0.0/8', 'this machine');
+    try {
+      const page = await (await browser.context()).newPage();
+      expect(await signIn(page, current, { username: hana.username, password: hana.password })).toBe(303);
+      expect(await textOf(page.getByRole('heading', { level: 1 }))).toBe('My settings');
+      // An unknown address under the pages is a page, not JSON.
+      const missing = (await page.goto(`${current.url}/account/nowhere`))!;
+      expect(missing.status()).toBe(404);
+      expect(await textOf(page.getByRole('alert'))).toBe('There is no page at this address.');
+    } finally {
+      await current.verifier.organisation.removeTrustedRange('test', '127.0.0.0/8');
+    }
+  });
+});
+
 describe('CSRF', () => {
   let attacker: Server;
   let port = 0;

@@ -93,6 +93,10 @@ async function webScope(web: FastifyInstance, verifier: Verifier): Promise<void>
   consoleRoutes(web, verifier);
   consoleUserRoutes(web, verifier);
   consoleAuditRoutes(web, verifier);
+  // A page that is not there is a page too (the API's unknown routes stay JSON).
+  for (const area of ['/account/*', '/console/*']) {
+    web.get(area, { schema: { hide: true } }, async (request, reply) => render(request, reply, 'error', { title: 'No such page', error: 'There is no page at this address.' }, 404));
+  }
 }
 
 /** Registers the pages on the verifier's server, in a scope of their own. */
