@@ -4,7 +4,8 @@
 # emulated PIV card (pcscd, vsmartcard-vpcd), a PostgreSQL server for the verifier's shared store,
 # tmux for the kiosk's terminal tests; for USB security keys, the libusb that node-hid's prebuilt
 # binary links, and the independent FIDO2 clients the simulator is checked against (python-fido2,
-# libfido2 with fido2-tools); then the npm dependencies.
+# libfido2 with fido2-tools); Chromium, which the web pages' tests drive headless (playwright-core);
+# then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ compgen -G '/usr/lib/*/libusb-1.0.so.0' >/dev/null || need+=(libusb-1.0-0)
 /usr/bin/python3 -c 'import fido2' >/dev/null 2>&1 || need+=(python3-fido2)
 compgen -G '/usr/lib/*/libfido2.so.1' >/dev/null || need+=(libfido2-1)
 command -v fido2-assert >/dev/null 2>&1 || need+=(fido2-tools)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (apt)" >&2
   SUDO=""

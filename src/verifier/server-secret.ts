@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 
 /** What each derived key is for; one secret, a separate key per use (HKDF-SHA256 info). */
-export type SecretPurpose = 'security-token-hash' | 'mail-seal' | 'api-key-hash' | 'temporary-password-hash';
+export type SecretPurpose = 'security-token-hash' | 'mail-seal' | 'api-key-hash' | 'temporary-password-hash' | 'web-session-hash' | 'web-csrf';
 
 export class ServerSecret {
   readonly #secret: Buffer;

@@ -2,6 +2,7 @@
 // brings the schema up to date and starts mail delivery; its parts do the work. The HTTP server
 // (http/) and the CLI are thin layers over this.
 import { ApiKeys } from './access/api-keys.js';
+import { WebSessions } from './access/web-sessions.js';
 import { AccountAdmin } from './accounts/admin.js';
 import { Authenticator, type LoginRequest, type LoginResult } from './accounts/authenticator.js';
 import { Organisation } from './accounts/organisation.js';
@@ -19,7 +20,7 @@ import { ChallengeService } from './tokens/challenges.js';
 import { RangePolicyCache } from './tokens/policy.js';
 import { CredentialRegistry } from './tokens/registry.js';
 import { TemporaryPasswords } from './tokens/temporary-passwords.js';
-import { queryAudit, type AuditQuery, type AuditRecord } from './store/audit.js';
+import { loginTimeline, queryAudit, type AuditQuery, type AuditRecord, type LoginCounts } from './store/audit.js';
 import type { Database } from './store/database.js';
 import { StoreMailQueue } from './store/mail-outbox.js';
 import { migrate } from './store/migrations.js';
@@ -87,6 +88,8 @@ export class Verifier implements AsyncDisposable {
   readonly challenges: ChallengeService;
   /** Stand-ins for a lost token while a new one is on its way. */
   readonly temporaryPasswords: TemporaryPasswords;
+  /** Sessions of the web pages (a user's, or an API key's in the console). */
+  readonly webSessions: WebSessions;
   readonly #authenticator: Authenticator;
   readonly #ctx: VerifierContext;
   readonly #mailQueue: StoreMailQueue;
@@ -103,6 +106,7 @@ export class Verifier implements AsyncDisposable {
     this.credentials = new CredentialRegistry(ctx);
     this.challenges = new ChallengeService(ctx, this.#authenticator);
     this.temporaryPasswords = new TemporaryPasswords(ctx, this.#authenticator);
+    this.webSessions = new WebSessions(ctx, this.#authenticator, this.apiKeys);
   }
 
   static async open(options: VerifierOptions): Promise<Verifier> {
@@ -175,6 +179,16 @@ export class Verifier implements AsyncDisposable {
 
   audit(query?: AuditQuery): Promise<AuditRecord[]> {
     return queryAudit(this.#ctx.db, query);
+  }
+
+  /** Successful and failed logins per bucket of `bucketMs`, from `since` to `until` (ms since the epoch). */
+  loginTimeline(range: { since: number; until: number; bucketMs: number }): Promise<LoginCounts[]> {
+    return loginTimeline(this.#ctx.db, range);
+  }
+
+  /** The verifier's clock (ms since the epoch): what its sessions and logs count time by. */
+  now(): number {
+    return this.#ctx.now();
   }
 
   /** Delivers what is due now and resolves when done (mails due later stay queued). */

@@ -50,6 +50,13 @@ export class ApiKeys {
 
   /** The key's holder, if the key is known, unrevoked and has `scope`. */
   async authenticate(key: string | undefined, scope: ApiKeyScope): Promise<ApiKeyInfo> {
+    const found = await this.identify(key, scope);
+    if (!found.scopes.includes(scope)) throw new ForbiddenError(`this API key lacks the ${scope} scope`);
+    return found;
+  }
+
+  /** The key's holder, whatever its scopes, if the key is known and unrevoked (the console's sign-in). */
+  async identify(key: string | undefined, scope: ApiKeyScope | 'SCOPE' = 'SCOPE'): Promise<ApiKeyInfo> {
     const makeOne = `make one with: tokengate verifier api-key create --label NAME --scope ${scope}`;
     if (!key) throw new UnauthorizedError(`an API key is required (Authorization: Bearer tgk_…); ${makeOne}`);
     // A malformed key is answered like an unknown one: to its holder both mean "not a key we issued".
@@ -58,9 +65,13 @@ export class ApiKeys {
         await this.ctx.db.get<ApiKeyRow>('SELECT id, label, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = ?', [this.#hash(key)])
       : undefined;
     if (!row || row.revoked_at !== null) throw new UnauthorizedError(`the API key was not accepted (unknown or revoked); ${makeOne}`);
-    const found = info(row);
-    if (!found.scopes.includes(scope)) throw new ForbiddenError(`this API key lacks the ${scope} scope`);
-    return found;
+    return info(row);
+  }
+
+  /** The key by id, if it is unrevoked: a console session lives as long as its key. */
+  async byId(id: string): Promise<ApiKeyInfo | undefined> {
+    const row = await this.ctx.db.get<ApiKeyRow>('SELECT id, label, scopes, created_at, revoked_at FROM api_keys WHERE id = ?', [id]);
+    return row && row.revoked_at === null ? info(row) : undefined;
   }
 
   async list(): Promise<ApiKeyInfo[]> {

@@ -8,6 +8,7 @@ import { isLocked } from '../policy/lockout.js';
 import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
 import { deleteToken, deleteTokensOf, tokensOf } from '../store/security-tokens.js';
+import { endSessionsOf } from '../store/web-sessions.js';
 import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
 import { checkChallengePolicy, userChallengePolicy, type ChallengePolicy } from '../tokens/policy.js';
 import { DEFAULT_TOKEN_NAME, issueTokens } from './tokens.js';
@@ -169,8 +170,10 @@ export class AccountAdmin {
   }
 }
 
-/** The password changes and every token of the user is reset and mailed, in the caller's transaction. */
+/** The password changes, every token of the user is reset and mailed and every web session ends, in the caller's transaction. */
 export async function resetPasswordIn(ctx: VerifierContext, tx: SqlExecutor, user: UserRow, passwordHash: string): Promise<void> {
+  // Signed out everywhere: a session opened with the old password dies with it.
+  await endSessionsOf(tx, user.id);
   await updateUser(tx, user.id, { password_hash: passwordHash, password_changed_at: ctx.now(), failed_logins: 0, lockouts: 0, locked_until: null });
   if (loginIpRanges(user).length > 0) return;
   const names = (await tokensOf(tx, user.id)).map((t) => t.name);

@@ -1,5 +1,5 @@
 // The verifier's HTTP server: Fastify, a JSON schema on every route, the OpenAPI document at
-// /openapi.json. The client address is the socket's; X-Forwarded-For counts only when the
+// /openapi.json, and the web pages (web/pages.ts) in a scope of their own. The client address is the socket's; X-Forwarded-For counts only when the
 // socket's peer is one of the configured trusted proxies. What one client can hold is bounded:
 // a request's time (headers and body), and connections per address and in all.
 import swagger from '@fastify/swagger';
@@ -27,6 +27,8 @@ export interface VerifierServerOptions {
   readonly connectionsPerAddress?: number;
   /** Open connections in all (default 1024); beyond it new ones are closed at once. */
   readonly maxConnections?: number;
+  /** The web pages (/account, /console; web/pages.ts); on unless false. */
+  readonly pages?: boolean;
 }
 
 export const DEFAULT_SERVER_LIMITS = { requestTimeoutMs: 10_000, connectionsPerAddress: 64, maxConnections: 1024 } as const;
@@ -67,6 +69,8 @@ export async function buildVerifierServer(verifier: Verifier, options: VerifierS
   adminRoutes(app, verifier);
   tokenRoutes(app, verifier);
   policyRoutes(app, verifier);
+  // Loaded only for a server that has them: the CLI's other commands never load a template engine.
+  if (options.pages !== false) await (await import('../web/pages.js')).registerWebPages(app, verifier);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

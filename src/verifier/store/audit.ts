@@ -85,8 +85,13 @@ export function appendAuditBatched(db: Database, entry: AuditEntry, now = Date.n
 export interface AuditQuery {
   readonly subject?: string | undefined;
   readonly action?: string | undefined;
+  readonly result?: AuditResult | undefined;
+  readonly reason?: string | undefined;
+  readonly clientIp?: string | undefined;
   /** Entries with an id above this one (paging forward). */
   readonly after?: number | undefined;
+  /** Entries with an id below this one (paging back through the newest first). */
+  readonly before?: number | undefined;
   /** Entries at or after this time (ms since the epoch). */
   readonly since?: number | undefined;
   /** Entries before this time (ms since the epoch). */
@@ -101,7 +106,11 @@ export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promi
   const params: Array<string | number> = [];
   if (query.subject !== undefined) where.push('subject = ?') && params.push(query.subject);
   if (query.action !== undefined) where.push('action = ?') && params.push(query.action);
+  if (query.result !== undefined) where.push('result = ?') && params.push(query.result);
+  if (query.reason !== undefined) where.push('reason = ?') && params.push(query.reason);
+  if (query.clientIp !== undefined) where.push('client_ip = ?') && params.push(query.clientIp);
   if (query.after !== undefined) where.push('id > ?') && params.push(query.after);
+  if (query.before !== undefined) where.push('id < ?') && params.push(query.before);
   if (query.since !== undefined) where.push('at >= ?') && params.push(query.since);
   if (query.until !== undefined) where.push('at < ?') && params.push(query.until);
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
@@ -119,4 +128,34 @@ export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promi
     reason: r.reason,
     detail: JSON.parse(r.detail) as Record<string, string | number | boolean>,
   }));
+}
+
+/** The actions that are logins: password + token, temporary password, a token's challenge. */
+export const LOGIN_ACTIONS = ['login', 'login.temporary', 'challenge.login'] as const;
+
+export interface LoginCounts {
+  /** The start of the bucket, ms since the epoch. */
+  readonly start: number;
+  readonly successes: number;
+  readonly failures: number;
+}
+
+/** Logins that succeeded and that failed (or were refused), per bucket of `bucketMs` from `since` to `until`. */
+export async function loginTimeline(db: SqlExecutor, range: { since: number; until: number; bucketMs: number }): Promise<LoginCounts[]> {
+  const { since, until, bucketMs } = range;
+  const rows = await db.all<{ bucket: number | string; result: AuditResult; n: number | string }>(
+    `SELECT (at - ?) / ? AS bucket, result, COUNT(*) AS n FROM audit_log
+     WHERE action IN (${LOGIN_ACTIONS.map(() => '?').join(', ')}) AND at >= ? AND at < ?
+       AND NOT (action = 'login.temporary' AND reason = 'password') -- its password step, audited apart: one login, not two
+     GROUP BY bucket, result`,
+    [since, bucketMs, ...LOGIN_ACTIONS, since, until],
+  );
+  const buckets = Array.from({ length: Math.ceil((until - since) / bucketMs) }, (_, i) => ({ start: since + i * bucketMs, successes: 0, failures: 0 }));
+  for (const row of rows) {
+    const bucket = buckets[Math.floor(Number(row.bucket))];
+    if (!bucket) continue;
+    if (row.result === 'success') bucket.successes += Number(row.n);
+    else bucket.failures += Number(row.n);
+  }
+  return buckets;
 }

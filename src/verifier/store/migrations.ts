@@ -154,6 +154,20 @@ const MIGRATIONS: readonly string[] = [
      consumed_at {bigint},
      created_at {bigint} NOT NULL
    );`,
+  // The web pages' sessions (web/): a keyed hash of the cookie, never the cookie itself; a user's
+  // (self-service) or an API key's (the console). Ended by deleting the row: at sign-out, on a
+  // password or token reset, and with the user (a revoked key's are refused and deleted when used).
+  `CREATE TABLE web_sessions (
+     id_hash {blob} PRIMARY KEY,
+     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+     api_key_id TEXT REFERENCES api_keys(id) ON DELETE CASCADE,
+     client_ip TEXT NOT NULL,
+     created_at {bigint} NOT NULL,
+     last_seen_at {bigint} NOT NULL,
+     expires_at {bigint} NOT NULL
+   );
+   CREATE INDEX web_sessions_user ON web_sessions (user_id);
+   CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
