@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedAuthenticator, type SimulatedAuthenticatorOptions } from '../native-fixtures/fido/authenticator.js';
 import { describeVerdict, Kiosk, type PinPrompt, type PinSource } from '../examples/kiosk/kiosk.js';
+import { KioskSettingsError, kioskSettings } from '../examples/kiosk/settings.js';
 import { Blocklist, FidoHardwareToken, SecurityKey } from '../src/index.js';
 import { enrollSecurityKey, VerifierClient } from '../src/client/index.js';
 import type { Verifier } from '../src/verifier/verifier.js';
@@ -94,7 +95,7 @@ describe('the kiosk with a security key', () => {
     const verdict = await visit(pins, await plugIn(sim));
     expect(verdict).toEqual({ granted: true, holder: 'ada', username: 'ada' });
     expect(describeVerdict(verdict, 'fido')).toBe('ACCESS GRANTED — welcome, ada');
-    expect(pins.prompts).toEqual([{ holder: 'door key', tokenLabel: 'door key', retriesLeft: 8 }]);
+    expect(pins.prompts).toEqual([{ holder: 'door key', tokenLabel: 'door key', kind: 'fido', retriesLeft: 8 }]);
     expect(pins.touches).toBe(1);
   });
 
@@ -122,7 +123,7 @@ describe('the kiosk with a security key', () => {
     const declined = await visit(declining, token);
     expect(declined).toMatchObject({ granted: false, reason: 'final_try_declined', retriesLeft: 1 });
     expect(describeVerdict(declined, 'fido')).toBe('ACCESS DENIED — last try kept — nothing was sent to the key');
-    expect(declining.finalTryQuestions).toEqual([{ holder: 'door key', tokenLabel: 'door key', retriesLeft: 1 }]);
+    expect(declining.finalTryQuestions).toEqual([{ holder: 'door key', tokenLabel: 'door key', kind: 'fido', retriesLeft: 1 }]);
     expect(sim.retriesLeft).toBe(1);
     const accepting = script([PIN], true);
     await expect(visit(accepting, token)).resolves.toMatchObject({ granted: true, username: 'cy' });
@@ -204,5 +205,16 @@ describe('the kiosk with a security key', () => {
     const lagging = Object.assign(new VerifierClient(url), { blocklistFetcher: () => async () => ({ serials: [], certificateFingerprints: [] }) });
     await expect(kiosk(script([PIN]), lagging).admit(token, new AbortController().signal)).resolves.toMatchObject({ granted: false, reason: 'refused' });
     expect((await verifier.audit({ subject: 'hal', action: 'challenge.login' })).at(-1)).toMatchObject({ reason: 'credential_blocked' });
+  });
+});
+
+describe('the kiosk\'s --rp-id', () => {
+  it('is taken from the option, the environment or the file, checked as the verifier checks it, and absent by default (the verifier is asked)', () => {
+    expect(kioskSettings([], {})?.rpId).toBeUndefined();
+    expect(kioskSettings(['--rp-id', RP], {})?.rpId).toBe(RP);
+    expect(kioskSettings([], { TOKENGATE_KIOSK_RP_ID: RP })?.rpId).toBe(RP);
+    for (const bad of ['Door.Example.com', 'https://door.example.com', 'door.example.com:443', '192.0.2.1', '']) {
+      expect(() => kioskSettings(['--rp-id', bad], {}), bad).toThrow(KioskSettingsError);
+    }
   });
 });

@@ -23,6 +23,8 @@ import { VerifierClient, signInWithSecurityKey, signInWithToken, type VerifierLi
 export interface PinPrompt {
   readonly holder: string;
   readonly tokenLabel: string;
+  /** A card or a security key, so the words fit. */
+  readonly kind: HardwareTokenKind;
   /** Tries left before the PIN locks, when known. */
   readonly retriesLeft: number | undefined;
 }
@@ -128,7 +130,7 @@ export class Kiosk {
     // Who counts (the card, or the host for a token that never locks) is the token's business.
     const status = token.pinState();
     if (status.pinStatus === 'locked') return { granted: false, reason: 'pin_locked', holder };
-    const prompt: PinPrompt = { holder, tokenLabel: token.label, retriesLeft: status.retriesLeft };
+    const prompt: PinPrompt = { holder, tokenLabel: token.label, kind: 'pkcs11', retriesLeft: status.retriesLeft };
     try {
       // Pulled out (or timed out) before the prompt even showed: nothing to ask.
       signal.throwIfAborted();
@@ -171,7 +173,7 @@ export class Kiosk {
         this.options.onAdminNotice?.(`${what} has no PIN, so it cannot prove its holder (user verification): set one with the key's own tool before enrolling it`);
         return { granted: false, reason: 'not_set_up', holder };
       }
-      const prompt: PinPrompt = { holder, tokenLabel: key.identity.label, retriesLeft: status.retriesLeft };
+      const prompt: PinPrompt = { holder, tokenLabel: key.identity.label, kind: 'fido', retriesLeft: status.retriesLeft };
       signal.throwIfAborted();
       const pin = await pins.pin(prompt, signal);
       signal.throwIfAborted();
