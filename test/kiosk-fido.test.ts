@@ -5,6 +5,8 @@
 // in again: granted), a blocked PIN (the helpdesk), pulled out at the prompt, not touched in time,
 // not enrolled, and lost: the kiosk's blocklist refuses the credential id before the answer goes
 // out, and the verifier refuses it too when the kiosk's list does not have it yet.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedAuthenticator, type SimulatedAuthenticatorOptions } from '../native-fixtures/fido/authenticator.js';
 import { describeVerdict, Kiosk, type PinPrompt, type PinSource } from '../examples/kiosk/kiosk.js';
@@ -217,4 +219,15 @@ describe('the kiosk\'s --rp-id', () => {
       expect(() => kioskSettings(['--rp-id', bad], {}), bad).toThrow(KioskSettingsError);
     }
   });
+});
+
+describe('the scripted demo', () => {
+  it('plays the card\'s story and then the security key\'s, every verdict as it should be', () => {
+    const demo = fileURLToPath(new URL('../examples/kiosk/demo.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', demo], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('kiosk demo: every step behaved as it should');
+    expect(run.stdout).toContain('ACCESS DENIED — too many wrong PINs — unplug the key and plug it in again');
+    expect(run.stdout).toMatch(/14\. The right PIN now\n.*\n.*touch your key.*\n {2}ACCESS GRANTED — welcome, erik/);
+  }, 90_000);
 });
