@@ -193,6 +193,20 @@ describe('the kiosk with a security key', () => {
     expect(verdict).toMatchObject({ granted: false, reason: 'not_enrolled' });
   });
 
+  it('a kiosk opening keys for another relying party than the verifier\'s: "not set up", the fix for its admin, no PIN sent', async () => {
+    const { sim } = await enrolledKey('ida', { touch: 'auto' });
+    const elsewhere = new FidoHardwareToken(await SecurityKey.open(sim.connect().host), { rpId: 'other.example.com', label: 'door key' });
+    opened.push(elsewhere);
+    const notices: string[] = [];
+    const k = new Kiosk({ verifier: new VerifierClient(url), blocklist: new Blocklist(), pins: script([PIN]), onAdminNotice: (m) => notices.push(m) });
+    const verdict = await k.admit(elsewhere, new AbortController().signal);
+    expect(verdict).toMatchObject({ granted: false, reason: 'not_set_up' });
+    expect(describeVerdict(verdict, 'fido')).toBe('ACCESS DENIED — this key is not set up for this door yet — please see the helpdesk');
+    expect(notices).toEqual([`the verifier's relying party is ${RP} but this kiosk opens keys for other.example.com: start the kiosk with --rp-id ${RP}`]);
+    expect(sim.retriesLeft).toBe(8);
+    expect(notices[0]).not.toContain(PIN);
+  });
+
   it('reported lost: the kiosk\'s blocklist refuses its credential id, and the verifier refuses it too', async () => {
     const { sim, credential } = await enrolledKey('hal', { touch: 'auto' });
     const token = await plugIn(sim);
