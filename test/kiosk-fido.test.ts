@@ -224,7 +224,7 @@ describe('the kiosk with a security key', () => {
   });
 });
 
-describe('the kiosk\'s --rp-id', () => {
+describe('the kiosk\'s --rp-id and --fido-device', () => {
   it('is taken from the option, the environment or the file, checked as the verifier checks it, and absent by default (the verifier is asked)', () => {
     expect(kioskSettings([], {})?.rpId).toBeUndefined();
     expect(kioskSettings(['--rp-id', RP], {})?.rpId).toBe(RP);
@@ -232,6 +232,13 @@ describe('the kiosk\'s --rp-id', () => {
     for (const bad of ['Door.Example.com', 'https://door.example.com', 'door.example.com:443', '192.0.2.1', '']) {
       expect(() => kioskSettings(['--rp-id', bad], {}), bad).toThrow(KioskSettingsError);
     }
+  });
+
+  it('--fido-device: one key (a HID path or the simulator on UDP), from the option, the environment or the file; every key by default', () => {
+    expect(kioskSettings([], {})?.fidoDevice).toBeUndefined();
+    expect(kioskSettings(['--fido-device', 'udp:127.0.0.1:9'], {})?.fidoDevice).toBe('udp:127.0.0.1:9');
+    expect(kioskSettings([], { TOKENGATE_KIOSK_FIDO_DEVICE: '/dev/hidraw3' })?.fidoDevice).toBe('/dev/hidraw3');
+    expect(() => kioskSettings(['--fido-device', ''], {})).toThrow(KioskSettingsError);
   });
 });
 
