@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedAuthenticator, type SimulatedAuthenticatorOptions } from '../native-fixtures/fido/authenticator.js';
 import { describeVerdict, Kiosk, type PinPrompt, type PinSource } from '../examples/kiosk/kiosk.js';
 import { KioskSettingsError, kioskSettings } from '../examples/kiosk/settings.js';
-import { Blocklist, FidoHardwareToken, SecurityKey } from '../src/index.js';
+import { once } from 'node:events';
+import { Blocklist, FidoHardwareToken, HardwareTokenWatcher, SecurityKey, type FidoDeviceInfo, type HardwareTokenArrival } from '../src/index.js';
 import { enrollSecurityKey, VerifierClient } from '../src/client/index.js';
 import type { Verifier } from '../src/verifier/verifier.js';
 import { useServedVerifier } from './helpers/served-verifier.js';
@@ -176,6 +177,43 @@ describe('the kiosk with a security key', () => {
     expect(verdict).toMatchObject({ granted: false, reason: 'token_removed' });
     expect(describeVerdict(verdict, 'fido')).toBe('ACCESS DENIED — the token was pulled out');
     expect(sim.retriesLeft).toBe(8);
+  });
+
+  it('through the watcher, as main.ts has it: pulled out at the prompt, the watcher\'s removal resets the visit; plugged in again, a new arrival is granted', async () => {
+    const { sim } = await enrolledKey('joe', { touch: 'auto' });
+    let plugged = true;
+    const device: FidoDeviceInfo = { path: 'memory:joe-key', vendorId: 0x1209, productId: 1, displayName: 'Joe key', transport: 'memory' };
+    await using watcher = new HardwareTokenWatcher({
+      fido: {
+        rpId: RP,
+        source: { list: async () => (plugged ? [device] : []) },
+        openTransport: async (_d, onRemoved) => {
+          sim.once('unplugged', onRemoved);
+          return sim.connect('joe-key').host;
+        },
+      },
+      intervalMs: 20,
+      emitInitial: true,
+    });
+    const arrive = () => once(watcher, 'inserted').then(([a]) => a as HardwareTokenArrival);
+    const first = await arrive();
+    const removal = new AbortController();
+    watcher.once('removed', (identity) => {
+      if (identity.instance === first.identity.instance) removal.abort(new Error('the key was pulled out'));
+    });
+    const pulled = script([undefined], true, () => {
+      plugged = false;
+      sim.unplug();
+    });
+    await using key = await first.open();
+    await expect(kiosk(pulled).admit(key, removal.signal)).resolves.toMatchObject({ granted: false, reason: 'token_removed' });
+    const second = arrive();
+    plugged = true;
+    sim.plug('unused');
+    const again = await second;
+    expect(again.identity).toMatchObject({ kind: 'fido', label: 'Joe key', instance: 2 });
+    await using replugged = await again.open();
+    await expect(kiosk(script([PIN])).admit(replugged, new AbortController().signal)).resolves.toMatchObject({ granted: true, username: 'joe' });
   });
 
   it('not touched in time: denied, "touch your key" having been shown', async () => {
