@@ -10,13 +10,17 @@ export const HELP = `usage: kiosk [options]
 
   --module PATH          PKCS#11 module           TOKENGATE_KIOSK_MODULE   (default: the first discovered)
   --verifier URL         the verifier             TOKENGATE_VERIFIER_URL   (default: http://127.0.0.1:8787)
+  --rp-id DOMAIN         security keys' relying party  TOKENGATE_KIOSK_RP_ID  (default: the verifier's)
+                         (keys are unlocked and sign for it; it must be the verifier's rpId)
+  --fido-device PATH     only this key            TOKENGATE_KIOSK_FIDO_DEVICE  (default: any FIDO key on USB)
+                         (a HID path, or udp:HOST:PORT for the simulator: npm run fido-sim)
   --state-dir DIR        PIN counters, blocklist  TOKENGATE_STATE_DIR      (default: ~/.local/state/tokengate)
                          (the same PIN counters as the tokengate CLI uses, so both see one count)
   --idle-timeout SEC     reset after this long    TOKENGATE_KIOSK_IDLE     (default: 30; 1 to 3600)
   --max-failures N       wrong PINs before a lock (for tokens that never lock themselves; default 3)
   --log FILE             notes for the kiosk's admin, never shown at the door
                          (default: <state dir>/kiosk/kiosk.log)
-  --config FILE          the same as JSON: { "module", "verifier", "stateDir", "idleTimeout", "maxFailures", "log" }
+  --config FILE          the same as JSON: { "module", "verifier", "rpId", "fidoDevice", "stateDir", "idleTimeout", "maxFailures", "log" }
                          (options beat the environment, which beats the file)
   --debug                stack traces on errors
   --help                 this text
@@ -25,6 +29,10 @@ export const HELP = `usage: kiosk [options]
 export interface KioskSettings {
   module: string | undefined;
   verifier: string;
+  /** Security keys' relying party; undefined: ask the verifier at start. */
+  rpId: string | undefined;
+  /** Watch only this key (a HID path or udp:HOST:PORT); undefined: every FIDO key on USB. */
+  fidoDevice: string | undefined;
   stateDir: string;
   idleTimeoutSec: number;
   maxFailures: number;
@@ -37,7 +45,7 @@ export class KioskSettingsError extends Error {
   override readonly name = 'KioskSettingsError';
 }
 
-const FILE_KEYS = ['module', 'verifier', 'stateDir', 'idleTimeout', 'maxFailures', 'log'] as const;
+const FILE_KEYS = ['module', 'verifier', 'rpId', 'fidoDevice', 'stateDir', 'idleTimeout', 'maxFailures', 'log'] as const;
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
 
 function readConfigFile(path: string): FileConfig {
@@ -85,6 +93,15 @@ function verifierUrl(raw: string): string {
   return raw;
 }
 
+// The verifier's own rule for an rpId (src/verifier/credentials/webauthn.ts): caught here at start.
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function rpId(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!DOMAIN.test(raw) || /^[0-9.]+$/.test(raw)) throw new KioskSettingsError(`--rp-id must be a lower-case domain name such as door.example.com, no scheme, port or IP address (got "${raw}")`);
+  return raw;
+}
+
 /** The settings, or undefined for --help. */
 export function kioskSettings(argv: string[], env: NodeJS.ProcessEnv): KioskSettings | undefined {
   let values;
@@ -95,6 +112,8 @@ export function kioskSettings(argv: string[], env: NodeJS.ProcessEnv): KioskSett
       options: {
         module: { type: 'string' },
         verifier: { type: 'string' },
+        'rp-id': { type: 'string' },
+        'fido-device': { type: 'string' },
         'state-dir': { type: 'string' },
         'idle-timeout': { type: 'string' },
         'max-failures': { type: 'string' },
@@ -117,6 +136,8 @@ export function kioskSettings(argv: string[], env: NodeJS.ProcessEnv): KioskSett
   return {
     module: text('--module', values.module ?? env.TOKENGATE_KIOSK_MODULE ?? file.module),
     verifier: verifierUrl(text('--verifier', values.verifier ?? env.TOKENGATE_VERIFIER_URL ?? file.verifier) ?? 'http://127.0.0.1:8787'),
+    rpId: rpId(text('--rp-id', values['rp-id'] ?? env.TOKENGATE_KIOSK_RP_ID ?? file.rpId)),
+    fidoDevice: text('--fido-device', values['fido-device'] ?? env.TOKENGATE_KIOSK_FIDO_DEVICE ?? file.fidoDevice),
     stateDir,
     log: text('--log', values.log ?? file.log) ?? join(stateDir, 'kiosk', 'kiosk.log'),
     idleTimeoutSec: integer('--idle-timeout (seconds)', idle, 1, 3600),

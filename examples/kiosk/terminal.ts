@@ -56,7 +56,8 @@ export function terminalPins(terminal: QuietTerminal): PinSource {
       const left = prompt.retriesLeft === undefined ? '' : ` (${prompt.retriesLeft} ${prompt.retriesLeft === 1 ? 'try' : 'tries'} left)`;
       return terminal.prompt(() => password({ message: `${prompt.holder}, your PIN${left}:`, mask: '*', toggleMask: false }, { signal }));
     },
-    confirmFinalTry: (_prompt, signal) =>
-      terminal.prompt(() => confirm({ message: 'This is your last try: a wrong PIN locks the card. Go on?', default: false }, { signal })),
+    confirmFinalTry: (prompt, signal) =>
+      terminal.prompt(() => confirm({ message: `This is your last try: a wrong PIN locks the ${prompt.kind === 'fido' ? 'key' : 'card'}. Go on?`, default: false }, { signal })),
+    touch: () => console.log('  Touch your key…'),
   };
 }

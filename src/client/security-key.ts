@@ -81,6 +81,11 @@ export interface SignInWithSecurityKeyOptions extends TouchOptions {
   readonly purpose?: 'login' | 'enroll' | 'step-up';
   /** Called with the verifier's rpId and whether it requires user verification, before the key is touched. */
   readonly unlock?: (rpId: string, userVerification: 'required' | 'preferred') => Promise<void>;
+  /**
+   * Called with the credential id (base64url) the key answered with, before the answer goes to the
+   * verifier; throwing stops the login there (a kiosk refusing a lost key from its blocklist).
+   */
+  readonly beforeResponse?: (credentialId: string) => void | Promise<void>;
 }
 
 /**
@@ -93,14 +98,16 @@ export async function signInWithSecurityKey(
   key: SecurityKey,
   options: SignInWithSecurityKeyOptions = {},
 ): Promise<{ userId: string; username: string; credentialId: string; signCount: number; userVerified: boolean }> {
-  const { username, password, credentialIds, purpose = 'login', unlock, ...touch } = options;
+  const { username, password, credentialIds, purpose = 'login', unlock, beforeResponse, ...touch } = options;
   const challenge = await client.fidoChallenge({ purpose, ...(username === undefined ? {} : { username }), ...(credentialIds ? { credentialIds } : {}) });
   await unlock?.(challenge.rpId, challenge.userVerification);
   const assertion = await getAssertion(key, challenge, touch);
+  const credentialId = Buffer.from(assertion.credentialId).toString('base64url');
+  await beforeResponse?.(credentialId);
   return client.fidoRespond(challenge.challengeId, {
     purpose,
     ...(username === undefined ? {} : { username }),
-    credentialId: Buffer.from(assertion.credentialId).toString('base64url'),
+    credentialId,
     authenticatorData: assertion.authenticatorData,
     clientDataJSON: assertion.clientDataJSON,
     signature: assertion.signature,
