@@ -103,7 +103,7 @@ export { defaultStateDir } from './lockout/state-dir.js';
 // USB security keys over HID: FIDO2 (CTAPHID + CTAP2 clientPIN), U2F as a fallback.
 export { SecurityKey } from './fido/security-key.js';
 export type { SecurityKeyPinStatus, UnlockOptions as SecurityKeyUnlockOptions, ChangePinOptions as SecurityKeyChangePinOptions, TouchOptions } from './fido/security-key.js';
-export type { EnrollOptions as SecurityKeyEnrollOptions, EnrolledCredential, SignChallengeOptions, FidoAssertion, FidoAlgorithm } from './fido/credentials.js';
+export type { EnrollOptions as SecurityKeyEnrollOptions, EnrolledCredential, SignChallengeOptions, ProbeCredentialsOptions, FidoAssertion, FidoAlgorithm } from './fido/credentials.js';
 export { CtapHidConnection } from './fido/ctaphid.js';
 export type { ConnectionOptions as CtapHidConnectionOptions, TransactOptions, CtapHidDeviceVersion } from './fido/ctaphid.js';
 export { Ctap2 } from './fido/ctap2.js';

@@ -154,6 +154,28 @@ describe('SecurityKey credentials', () => {
     expect(key.unlocked).toBe(false);
   });
 
+  it('names the credentials it holds for an rpId without a PIN or a touch (a silent getAssertion): discoverable ones, an allow list\'s, none elsewhere', async () => {
+    const { sim, key } = await keyWith();
+    await key.unlock(PIN, { rpId: RP });
+    const older = await key.enroll({ rpId: RP, user: { id: 'u1' }, residentKey: true });
+    await key.unlock(PIN, { rpId: RP });
+    const newer = await key.enroll({ rpId: RP, user: { id: 'u2' }, residentKey: true });
+    await key.unlock(PIN, { rpId: RP });
+    const plain = await key.enroll({ rpId: RP, user: { id: 'u3' } });
+    let touches = 0;
+    sim.on('up-needed', () => touches++);
+    const retries = sim.retriesLeft;
+    const hex = (ids: Uint8Array[]) => ids.map((id) => Buffer.from(id).toString('hex'));
+    // Discoverable: every one, newest first (getNextAssertion for the rest); the non-discoverable one only by its id.
+    expect(hex(await key.probeCredentials({ rpId: RP }))).toEqual(hex([newer.credentialId, older.credentialId]));
+    expect(hex(await key.probeCredentials({ rpId: RP, credentialIds: [Buffer.alloc(32, 9), plain.credentialId] }))).toEqual(hex([plain.credentialId]));
+    expect(await key.probeCredentials({ rpId: RP, credentialIds: [Buffer.alloc(32, 9)] })).toEqual([]);
+    expect(await key.probeCredentials({ rpId: 'other.example' })).toEqual([]);
+    expect(touches).toBe(0);
+    expect(sim.retriesLeft).toBe(retries);
+    expect(key.unlocked).toBe(false);
+  });
+
   it('falls back to U2F for a key without CTAP2: no PIN, and assertions of the same shape that verify', async () => {
     const { key } = await keyWith({ ctap1Only: true });
     expect(key.protocol).toBe('u2f');
@@ -163,6 +185,8 @@ describe('SecurityKey credentials', () => {
     const a = await key.signChallenge({ rpId: RP, challenge: challenge(), credentialIds: [credential.credentialId] });
     expect(a.userPresent).toBe(true);
     expect(checkAssertion(credential, a)).toBe(true);
+    // A U2F key has no silent, discoverable look-up: nothing learned.
+    expect(await key.probeCredentials({ rpId: RP })).toEqual([]);
   });
 });
 

@@ -2,10 +2,10 @@
 // challenge goes into a browser-style clientDataJSON whose SHA-256 the key signs, so what comes out
 // is checked by any WebAuthn verifier (tokengate's, @simplewebauthn/server, fido2-assert -V).
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { FidoNotSupportedError, FidoProtocolError, InvalidArgumentError } from '../errors/index.js';
+import { FidoNotSupportedError, FidoProtocolError, InvalidArgumentError, NoCredentialsError, NotLoggedInError, TokengateError } from '../errors/index.js';
 import { encodeCbor } from './cbor.js';
 import type { PinToken } from './client-pin.js';
-import { COSE_ALG } from './constants.js';
+import { COSE_ALG, CTAP2_STATUS } from './constants.js';
 import type { CallOptions, Ctap2 } from './ctap2.js';
 import type { U2f } from './u2f.js';
 import { attestationObject, clientData, coseToPublicKey, parseAuthenticatorData, rpIdHash, AUTH_DATA_FLAGS } from './webauthn.js';
@@ -134,6 +134,50 @@ export async function signCtap2(ctap2: Ctap2, token: PinToken | undefined, optio
     userPresent: auth.userPresent,
     userVerified: auth.userVerified,
   };
+}
+
+export interface ProbeCredentialsOptions extends Pick<CallOptions, 'signal' | 'timeoutMs'> {
+  rpId: string;
+  /** The relying party's allow list, when it has one; without it, the key's discoverable credentials. */
+  credentialIds?: Uint8Array[];
+}
+
+/**
+ * Which credentials the key holds for `rpId`, asked silently: a getAssertion with `up: false` and
+ * no pinUvAuthParam — no PIN, no touch, no try spent (CTAP 2.1 §6.2.2: without UV only credProtect
+ * level 3 credentials, and level 2 ones without an allow list, are left out; step 9: up false skips
+ * the presence test). The challenge is random and the signatures are dropped: nothing here can
+ * serve as a login. Empty means nothing was learned (none held, or all hidden by credProtect, or a
+ * key that wants UV for every assertion), not that the key holds none.
+ */
+export async function probeCtap2(ctap2: Ctap2, options: ProbeCredentialsOptions): Promise<Uint8Array[]> {
+  const rpId = checkRpId(options.rpId);
+  const call = { signal: options.signal, timeoutMs: options.timeoutMs };
+  const allowList = options.credentialIds?.map((id) => ({ type: 'public-key' as const, id }));
+  let first;
+  try {
+    first = await ctap2.getAssertion({ rpId, clientDataHash: randomBytes(32), allowList, userPresence: false }, call);
+  } catch (err) {
+    if (silentlyRefused(err)) return [];
+    throw err;
+  }
+  const answers = [first];
+  // Discoverable: the key names the rest one by one (CTAP 2.1 §6.3).
+  for (let i = 1; !allowList?.length && i < (first.numberOfCredentials ?? 1); i++) answers.push(await ctap2.getNextAssertion(call));
+  return answers.map((answer) => {
+    const auth = parseAuthenticatorData(answer.authData);
+    checkRp(auth.rpIdHash, rpId);
+    const id = answer.credentialId ?? (allowList?.length === 1 ? allowList[0]!.id : undefined);
+    if (!id) throw new FidoProtocolError('the security key did not say which credential answered');
+    return id;
+  });
+}
+
+/** A key's ways of saying "none" or "not silently": no credential, a PIN token required (alwaysUv), up=false not taken. */
+function silentlyRefused(err: unknown): boolean {
+  if (err instanceof NoCredentialsError || err instanceof NotLoggedInError) return true;
+  const status = err instanceof TokengateError ? err.ctap?.status : undefined;
+  return status === CTAP2_STATUS.INVALID_OPTION || status === CTAP2_STATUS.UNSUPPORTED_OPTION || status === CTAP2_STATUS.UP_REQUIRED;
 }
 
 export async function enrollU2f(u2f: U2f, options: EnrollOptions): Promise<EnrolledCredential> {

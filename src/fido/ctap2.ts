@@ -165,22 +165,31 @@ export class Ctap2 {
       params.set(6, req.pinUvAuthParam);
       params.set(7, req.pinUvAuthProtocol);
     }
-    const m = await this.call(CTAP2_COMMAND.getAssertion, params, what, options);
-    const credential = optionalMap(m, 1, what);
-    const user = optionalMap(m, 4, what);
-    return {
-      credentialId: credential ? optionalBytes(credential, 'id', what) : undefined,
-      authData: requiredBytes(m, 2, what),
-      signature: requiredBytes(m, 3, what),
-      userHandle: user ? optionalBytes(user, 'id', what) : undefined,
-      numberOfCredentials: optionalInt(m, 5, what),
-    };
+    return assertionOf(await this.call(CTAP2_COMMAND.getAssertion, params, what, options), what);
+  }
+
+  /** The next of a discoverable getAssertion's credentials (`numberOfCredentials` − 1 of them follow the first). */
+  async getNextAssertion(options?: CallOptions): Promise<GetAssertionResponse> {
+    const what = 'authenticatorGetNextAssertion';
+    return assertionOf(await this.call(CTAP2_COMMAND.getNextAssertion, undefined, what, options), what);
   }
 
   /** Erases every credential and the PIN. Only ever on an explicit call. */
   async reset(options?: CallOptions): Promise<void> {
     await this.call(CTAP2_COMMAND.reset, undefined, 'authenticatorReset', options);
   }
+}
+
+function assertionOf(m: CborMap, what: string): GetAssertionResponse {
+  const credential = optionalMap(m, 1, what);
+  const user = optionalMap(m, 4, what);
+  return {
+    credentialId: credential ? optionalBytes(credential, 'id', what) : undefined,
+    authData: requiredBytes(m, 2, what),
+    signature: requiredBytes(m, 3, what),
+    userHandle: user ? optionalBytes(user, 'id', what) : undefined,
+    numberOfCredentials: optionalInt(m, 5, what),
+  };
 }
 
 function descriptor(d: CredentialDescriptor): Record<string, unknown> {

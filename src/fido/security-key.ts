@@ -20,7 +20,18 @@ import { ClientPin, type PinToken } from './client-pin.js';
 import { PERMISSION } from './constants.js';
 import { Ctap2, type AuthenticatorInfo, type CallOptions } from './ctap2.js';
 import { CtapHidConnection, type ConnectionOptions } from './ctaphid.js';
-import { enrollCtap2, enrollU2f, signCtap2, signU2f, type EnrolledCredential, type EnrollOptions, type FidoAssertion, type SignChallengeOptions } from './credentials.js';
+import {
+  enrollCtap2,
+  enrollU2f,
+  probeCtap2,
+  signCtap2,
+  signU2f,
+  type EnrolledCredential,
+  type EnrollOptions,
+  type FidoAssertion,
+  type ProbeCredentialsOptions,
+  type SignChallengeOptions,
+} from './credentials.js';
 import { U2f } from './u2f.js';
 
 export type TouchOptions = CallOptions;
@@ -198,6 +209,20 @@ export class SecurityKey implements AsyncDisposable {
   async signChallenge(options: SignChallengeOptions): Promise<FidoAssertion> {
     if (!this.ctap2) return signU2f(new U2f(this.connection), options);
     return this.withToken(options.userPresence !== false, () => signCtap2(this.ctap2!, this.pinToken, options));
+  }
+
+  /**
+   * The ids of the credentials the key holds for `rpId` (among `credentialIds`, the verifier's allow
+   * list, when given; else its discoverable ones), learned without a PIN and without a touch: a
+   * silent getAssertion (`up: false`, no PIN token), whose random-challenge signatures are thrown
+   * away — never a login. So a door can refuse a blocklisted key before it asks for its PIN.
+   * Empty means nothing was learned — none held, hidden by credProtect (level 3, or level 2 without
+   * an allow list), a key that wants UV for every assertion, or a U2F-only key — not that it holds none.
+   * Works locked or unlocked; an unlock is left as it was (no touch, so a CTAP 2.1 key keeps it).
+   */
+  async probeCredentials(options: ProbeCredentialsOptions): Promise<Uint8Array[]> {
+    if (!this.ctap2) return [];
+    return probeCtap2(this.ctap2, options);
   }
 
   /** Erases every credential and the PIN (touch needed; most keys allow it only just after plugging in). */
