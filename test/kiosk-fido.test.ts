@@ -3,8 +3,8 @@
 // scripted PinSource — granted (and "touch your key" shown), a wrong PIN with the key's tries left,
 // the last try asked about (declined, accepted), too many wrong PINs since plugging in (unplug, plug
 // in again: granted), a blocked PIN (the helpdesk), pulled out at the prompt, not touched in time,
-// not enrolled, and lost: the kiosk's blocklist refuses the credential id before the answer goes
-// out, and the verifier refuses it too when the kiosk's list does not have it yet.
+// not enrolled, and lost: the kiosk's blocklist refuses the credential id the key names silently,
+// before any PIN or touch, and the verifier refuses it when the kiosk's list does not have it yet.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -243,6 +243,24 @@ describe('the kiosk with a security key', () => {
     expect(notices).toEqual([`the verifier's relying party is ${RP} but this kiosk opens keys for other.example.com: start the kiosk with --rp-id ${RP}`]);
     expect(sim.retriesLeft).toBe(8);
     expect(notices[0]).not.toContain(PIN);
+  });
+
+  it('a lost key is refused before its PIN: no prompt, the key\'s retries unchanged, no touch asked', async () => {
+    const { sim, credential } = await enrolledKey('kim', { touch: 'auto' });
+    const token = await plugIn(sim);
+    await helpdesk.request('POST', `/v1/admin/credentials/${credential.id}/block`, { reason: 'lost at the station' });
+    let touchesAsked = 0;
+    sim.on('up-needed', () => touchesAsked++);
+    const pins = script([PIN]);
+    const verdict = await visit(pins, token);
+    expect(verdict).toEqual({ granted: false, reason: 'token_blocked', holder: 'door key' });
+    // The credential id came from a silent assertion: nothing typed, no try spent, no touch.
+    expect(pins.prompts).toHaveLength(0);
+    expect(pins.touches).toBe(0);
+    expect(touchesAsked).toBe(0);
+    expect(sim.retriesLeft).toBe(8);
+    expect(token.unlocked).toBe(false);
+    expect((await verifier.audit({ subject: 'kim', action: 'challenge.login' })).length).toBe(0);
   });
 
   it('reported lost: the kiosk\'s blocklist refuses its credential id, and the verifier refuses it too', async () => {

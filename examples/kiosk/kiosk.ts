@@ -4,7 +4,8 @@
 // ACCESS GRANTED or ACCESS DENIED with a reason a person understands. A card and a security key
 // take the same steps; only the protocol differs (a card: its certificate names the holder and
 // signInWithToken signs; a key: signInWithSecurityKey, the PIN unlocking it in the `unlock` hook,
-// a touch, and its credential id checked against the blocklist before the answer goes out).
+// a touch; its credential ids, read silently from the key before any PIN, checked against the
+// blocklist — and the one that answered checked again before the answer goes out).
 // Interactive and scripted front ends (main.ts, demo.ts) share this; prompts are behind
 // `PinSource`, so removal or an idle timeout aborts them through the signal.
 import {
@@ -165,6 +166,12 @@ export class Kiosk {
     const what = `the security key "${key.identity.label}"`;
     let wrongRp: string | undefined;
     try {
+      // A key's credential ids are public like a card's certificates: asked silently (no PIN, no
+      // touch, no try spent) before anything else, so a key reported lost never sees a PIN prompt.
+      // Empty (a key hiding its credentials without UV) proves nothing: the check before the
+      // answer goes out still stands. One still allowed: the key may answer with it, so go on.
+      const held = await key.key.probeCredentials({ rpId: key.rpId, signal });
+      if (held.length > 0 && held.every((id) => blocklist.isBlocked({ fidoCredentialIds: [id] }))) return { granted: false, reason: 'token_blocked', holder };
       // The key counts its own tries: read from it, never assumed.
       const status = await key.status();
       if (status.pinStatus === 'locked') return { granted: false, reason: 'pin_locked', holder };
