@@ -306,5 +306,7 @@ describe('the scripted demo', () => {
     expect(run.stdout).toContain('kiosk demo: every step behaved as it should');
     expect(run.stdout).toContain('ACCESS DENIED — too many wrong PINs — unplug the key and plug it in again');
     expect(run.stdout).toMatch(/14\. The right PIN now\n.*\n.*touch your key.*\n {2}ACCESS GRANTED — welcome, erik/);
+    // The lost key: refused on the very next line — no PIN prompt, no "touch your key".
+    expect(run.stdout).toMatch(/15\. [^\n]*\n {2}ACCESS DENIED — this token is blocked/);
   }, 90_000);
 });

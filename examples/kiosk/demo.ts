@@ -145,8 +145,13 @@ try {
     console.log('\nErik reports his key lost; the helpdesk blocks it');
     const lostKey = (await verifier.credentials.list('erik')).find((c) => c.kind === 'fido');
     await helpdesk.request('POST', `/v1/admin/credentials/${lostKey!.id}/block`, { reason: 'reported lost' });
-    pins.say(KEY_PIN);
-    await step('15. Whoever found the key (and its PIN) tries it: refused before its answer leaves the kiosk', erikKey, 'token_blocked');
+    // No PIN scripted: the kiosk reads the key's credential silently (no PIN, no touch) and refuses it first.
+    const triesBefore = sim.retriesLeft;
+    await step('15. Whoever found the key (and its PIN) tries it: refused at once — not asked for the PIN, no touch', erikKey, 'token_blocked');
+    if (sim.retriesLeft !== triesBefore) {
+      failures++;
+      console.log(`  !! the key's tries changed: ${triesBefore} → ${sim.retriesLeft}`);
+    }
   } finally {
     await erikKey.close();
   }
