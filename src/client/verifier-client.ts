@@ -1,17 +1,26 @@
 // The token side of the verifier: a small HTTP client, the blocklist fetcher kiosks poll (with
 // its ETag, so an unchanged list costs a 304), signing in with a token (challenge → the token
 // signs the canonical message → response), and enrolling a token end to end. Security keys'
-// WebAuthn ceremonies have their methods here and their end-to-end functions in security-key.ts.
+// WebAuthn ceremonies have their methods here and their end-to-end functions in security-key.ts;
+// `signInWithToken` and `enrollToken` also take the one `HardwareToken` shape, a card or a key.
+import { NotLoggedInError } from '../errors/index.js';
+import type { EnrolledCredential as KeyCredential } from '../fido/credentials.js';
 import type { BlocklistEntries, BlocklistFetcher } from '../lockout/blocklist.js';
 import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
+import { selectSigningKey } from '../pkcs11/key-selection.js';
 import type { TokenKey } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { defaultAlgorithm, type SignatureAlgorithm } from '../pkcs11/signing.js';
-import { InvalidVerifierUrlError, VerifierRefusedError, VerifierUnreachableError } from '../verifier/errors.js';
+import { FidoHardwareToken } from '../tokens/fido-hardware-token.js';
+import type { HardwareToken, TouchAware } from '../tokens/hardware-token.js';
+import { Pkcs11HardwareToken } from '../tokens/pkcs11-hardware-token.js';
+import type { Pin } from '../util/pin.js';
+import { InvalidVerifierUrlError, RelyingPartyMismatchError, VerifierRefusedError, VerifierUnreachableError } from '../verifier/errors.js';
 import type { ChallengePurpose } from '../verifier/protocol.js';
 import type { CredentialSelector, IssuedFidoChallenge } from '../verifier/tokens/challenges.js';
 import type { EnrolledCredential, FidoRegistrationOptions } from '../verifier/tokens/registry.js';
 import type { GenerateKeyPairOptions } from '../pkcs11/keygen.js';
+import { enrollSecurityKey, signInWithSecurityKey } from './security-key.js';
 
 export interface VerifierClientOptions {
   /** An API key (`tgk_…`) for the admin and helpdesk routes. */
@@ -175,12 +184,61 @@ export interface SignInOptions {
   readonly algorithm?: SignatureAlgorithm;
 }
 
+/** Who signed in: the same for a card and a security key. */
+export interface SignedIn {
+  readonly userId: string;
+  readonly username: string;
+  /** The verifier's id of the credential that signed (a card's or a key's alike). */
+  readonly credentialId: string;
+}
+
+/** Signing in with a `HardwareToken`, a card or a security key; the kind-only fields are ignored by the other kind. */
+export interface SignInWithHardwareTokenOptions extends TouchAware {
+  /** Optional: the verifier can tell whose the credential is (a key's discoverable credential, a card's serial). */
+  readonly username?: string;
+  /** Sent when the verifier's policy asks for it. */
+  readonly password?: string;
+  readonly purpose?: ChallengePurpose;
+  /**
+   * Unlocks the token first: a card right away, a key once the verifier's rpId is known to be the
+   * key's, just before its touch. Without it the token must be unlocked already (a card), or the
+   * key unlocked for this relying party (or not asked for user verification).
+   */
+  readonly pin?: string | Pin;
+  /** With `pin`: spend the last try (default false: FinalTryRefusedError instead). */
+  readonly allowFinalTry?: boolean;
+  /** A card: which enrolled credential (default: the card's serial). */
+  readonly credential?: CredentialSelector;
+  /** A card: which key signs, by label or hex id (default: the first key with a certificate). */
+  readonly key?: string;
+  /** A key: only these credentials (base64url WebAuthn ids). */
+  readonly credentialIds?: readonly string[];
+}
+
 /**
  * Challenge → the logged-in token signs the canonical message → response. When the policy wants a
  * password and none is given, the verifier refuses with VerifierRefusedError, `remoteCode`
  * `ERR_PASSWORD_REQUIRED` (status 401): a matter of policy for an admin, not a wrong PIN.
  */
-export async function signInWithToken(client: VerifierClient, session: Session, key: TokenKey, options: SignInOptions): Promise<{ userId: string; username: string; credentialId: string }> {
+export function signInWithToken(client: VerifierClient, session: Session, key: TokenKey, options: SignInOptions): Promise<SignedIn>;
+/**
+ * The same for either kind of `HardwareToken`: a card (`Pkcs11HardwareToken`) signs the
+ * verifier's challenge with its session; a security key (`FidoHardwareToken`) answers a WebAuthn
+ * challenge, after its rpId is checked against the verifier's (RelyingPartyMismatchError before
+ * any PIN or touch otherwise). The token stays unlocked afterwards: closing it is the caller's.
+ */
+export function signInWithToken(client: VerifierClient, token: HardwareToken, options?: SignInWithHardwareTokenOptions): Promise<SignedIn>;
+export async function signInWithToken(
+  client: VerifierClient,
+  sessionOrToken: Session | HardwareToken,
+  keyOrOptions?: TokenKey | SignInWithHardwareTokenOptions,
+  options?: SignInOptions,
+): Promise<SignedIn> {
+  if (isHardwareToken(sessionOrToken)) return signInWithHardwareToken(client, sessionOrToken, (keyOrOptions ?? {}) as SignInWithHardwareTokenOptions);
+  return signInWithSession(client, sessionOrToken, keyOrOptions as TokenKey, options!);
+}
+
+async function signInWithSession(client: VerifierClient, session: Session, key: TokenKey, options: SignInOptions): Promise<SignedIn> {
   const purpose = options.purpose ?? 'login';
   const challenge = await client.challenge(options.username, options.credential, purpose);
   const algorithm = options.algorithm ?? defaultAlgorithm(key);
@@ -194,6 +252,52 @@ export async function signInWithToken(client: VerifierClient, session: Session, 
   });
 }
 
+async function signInWithHardwareToken(client: VerifierClient, token: HardwareToken, options: SignInWithHardwareTokenOptions): Promise<SignedIn> {
+  const { username, password, purpose, pin, allowFinalTry, signal, onTouch } = options;
+  const touch = { ...(signal ? { signal } : {}), ...(onTouch ? { onTouch } : {}) };
+  if (token instanceof FidoHardwareToken) {
+    const result = await signInWithSecurityKey(client, token.key, {
+      ...touch,
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      ...(purpose === undefined ? {} : { purpose }),
+      ...(options.credentialIds ? { credentialIds: options.credentialIds } : {}),
+      unlock: (rpId) => unlockKeyFor(token, rpId, pin, { ...touch, allowFinalTry: allowFinalTry === true }),
+    });
+    return { userId: result.userId, username: result.username, credentialId: result.credentialId };
+  }
+  const session = await cardSession(token as Pkcs11HardwareToken, pin, allowFinalTry);
+  const key = await selectSigningKey(session, options.key);
+  const result = await signInWithSession(client, session, key, {
+    credential: options.credential ?? { serial: token.identity.serial },
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+    ...(purpose === undefined ? {} : { purpose }),
+  });
+  return { userId: result.userId, username: result.username, credentialId: result.credentialId };
+}
+
+/** A card or a key of the makes this client knows; any other `HardwareToken` is refused (TypeError). */
+function isHardwareToken(candidate: Session | HardwareToken): candidate is HardwareToken {
+  if (candidate instanceof Pkcs11HardwareToken || candidate instanceof FidoHardwareToken) return true;
+  if ('identity' in candidate) throw new TypeError(`the client knows cards and security keys, not a ${candidate.identity.kind} token of another make`);
+  return false;
+}
+
+/** The card's logged-in session: unlocked with `pin` now, or already. */
+async function cardSession(token: Pkcs11HardwareToken, pin: string | Pin | undefined, allowFinalTry: boolean | undefined): Promise<Session> {
+  if (pin !== undefined) await token.unlock(pin, { allowFinalTry: allowFinalTry === true });
+  const session = token.session;
+  if (!session) throw new NotLoggedInError(`unlock "${token.identity.label}" with its PIN first`);
+  return session;
+}
+
+/** The verifier's rpId must be the one the key was opened for (as the kiosk checks); then the PIN, if given. */
+async function unlockKeyFor(token: FidoHardwareToken, rpId: string, pin: string | Pin | undefined, options: TouchAware & { allowFinalTry: boolean }): Promise<void> {
+  if (rpId !== token.rpId) throw new RelyingPartyMismatchError(rpId, token.rpId);
+  if (pin !== undefined) await token.unlock(pin, options);
+}
+
 export interface EnrollTokenOptions {
   readonly username: string;
   /** An existing key on the token (its certificate is read from the token), or a new one to generate. */
@@ -204,6 +308,31 @@ export interface EnrollTokenOptions {
   readonly password?: string;
 }
 
+/** Enrolling a `HardwareToken`, a card or a security key; the kind-only fields are ignored by the other kind. */
+export interface EnrollHardwareTokenOptions extends TouchAware {
+  readonly username: string;
+  /** What the user calls it. */
+  readonly label?: string;
+  /** Self-service enrollment with the user's password; without it the client's API key (admin) is used. */
+  readonly password?: string;
+  /** Unlocks the token first (a card right away, a key after its rpId is checked); without it, it must be unlocked already. */
+  readonly pin?: string | Pin;
+  readonly allowFinalTry?: boolean;
+  /** A card: the key enrolled, by label or hex id (default: the first key with a certificate); its certificate is read from the card. */
+  readonly key?: string;
+  /** A card: the serial registered (default: the card's, which `signInWithToken` selects by). */
+  readonly serial?: string;
+  /** A key: a discoverable credential, so the user signs in without a username. */
+  readonly discoverable?: boolean;
+  /** A key: how it is reached (default ["usb"]). */
+  readonly transports?: readonly string[];
+}
+
+/** What was enrolled: the verifier's credential, and the card's key or what the security key made. */
+export type HardwareTokenEnrollment =
+  | { readonly kind: 'pkcs11'; readonly credential: EnrolledCredential; readonly key: TokenKey }
+  | { readonly kind: 'fido'; readonly credential: EnrolledCredential; readonly keyCredential: KeyCredential };
+
 /**
  * Enrolls a token end to end: picks or generates the key, reads its certificate or makes a
  * self-signed one (imported onto the token), and registers it with the verifier. The session must
@@ -211,7 +340,43 @@ export interface EnrollTokenOptions {
  * challenge policy (`challengePolicy`): `password+token` means a kiosk that sends no password will
  * be refused (`ERR_PASSWORD_REQUIRED`) until an admin sets `token-only` for the user or its network.
  */
-export async function enrollToken(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: EnrolledCredential; key: TokenKey }> {
+export function enrollToken(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: EnrolledCredential; key: TokenKey }>;
+/**
+ * The same for either kind of `HardwareToken`: a card's existing key and its certificate are
+ * registered (generating one needs a read-write session: the `Session` form); a security key makes
+ * a credential for the verifier's rpId, checked against the key's first (RelyingPartyMismatchError).
+ */
+export function enrollToken(client: VerifierClient, token: HardwareToken, options: EnrollHardwareTokenOptions): Promise<HardwareTokenEnrollment>;
+export async function enrollToken(
+  client: VerifierClient,
+  sessionOrToken: Session | HardwareToken,
+  options: EnrollTokenOptions | EnrollHardwareTokenOptions,
+): Promise<{ credential: EnrolledCredential; key: TokenKey } | HardwareTokenEnrollment> {
+  if (isHardwareToken(sessionOrToken)) return enrollHardwareToken(client, sessionOrToken, options as EnrollHardwareTokenOptions);
+  return enrollSession(client, sessionOrToken, options as EnrollTokenOptions);
+}
+
+async function enrollHardwareToken(client: VerifierClient, token: HardwareToken, options: EnrollHardwareTokenOptions): Promise<HardwareTokenEnrollment> {
+  const { username, label, password, pin, allowFinalTry, signal, onTouch } = options;
+  const touch = { ...(signal ? { signal } : {}), ...(onTouch ? { onTouch } : {}) };
+  const common = { username, ...(label === undefined ? {} : { label }), ...(password === undefined ? {} : { password }) };
+  if (token instanceof FidoHardwareToken) {
+    const { credential, keyCredential } = await enrollSecurityKey(client, token.key, {
+      ...touch,
+      ...common,
+      ...(options.discoverable === undefined ? {} : { discoverable: options.discoverable }),
+      ...(options.transports ? { transports: options.transports } : {}),
+      unlock: (rpId) => unlockKeyFor(token, rpId, pin, { ...touch, allowFinalTry: allowFinalTry === true }),
+    });
+    return { kind: 'fido', credential, keyCredential };
+  }
+  const session = await cardSession(token as Pkcs11HardwareToken, pin, allowFinalTry);
+  const existing = await selectSigningKey(session, options.key);
+  const { credential, key } = await enrollSession(client, session, { ...common, key: { existing }, serial: options.serial ?? token.identity.serial });
+  return { kind: 'pkcs11', credential, key };
+}
+
+async function enrollSession(client: VerifierClient, session: Session, options: EnrollTokenOptions): Promise<{ credential: EnrolledCredential; key: TokenKey }> {
   let key: TokenKey;
   let pem: string;
   if ('existing' in options.key) {

@@ -68,6 +68,7 @@ export type VerifierErrorCode =
   | 'ERR_VERIFIER_REFUSED'
   | 'ERR_VERIFIER_UNREACHABLE'
   | 'ERR_INVALID_VERIFIER_URL'
+  | 'ERR_RELYING_PARTY_MISMATCH'
   | 'ERR_CHALLENGE_MESSAGE';
 
 export interface Pkcs11Failure {

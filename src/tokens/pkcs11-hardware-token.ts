@@ -11,14 +11,19 @@ import type { HardwareSignature, HardwareSignRequest, HardwareToken, HardwareTok
 
 export class Pkcs11HardwareToken implements HardwareToken {
   readonly identity: HardwareTokenIdentity;
-  private session: Session | undefined;
+  #session: Session | undefined;
 
   constructor(readonly token: Token) {
     this.identity = { kind: 'pkcs11', label: token.label, serial: token.serial, path: `${token.module.path}#${String(token.slot)}` };
   }
 
   get unlocked(): boolean {
-    return this.session !== undefined && !this.session.closed;
+    return this.#session !== undefined && !this.#session.closed;
+  }
+
+  /** The logged-in session while unlocked (for what the shape does not cover: enrollment, other keys); undefined otherwise. */
+  get session(): Session | undefined {
+    return this.unlocked ? this.#session : undefined;
   }
 
   async status(): Promise<HardwareTokenStatus> {
@@ -41,11 +46,11 @@ export class Pkcs11HardwareToken implements HardwareToken {
       await session.close();
       throw err;
     }
-    this.session = session;
+    this.#session = session;
   }
 
   async signChallenge(request: HardwareSignRequest): Promise<HardwareSignature> {
-    const session = this.session;
+    const session = this.#session;
     if (!session || session.closed) throw new NotLoggedInError(`unlock "${this.token.label}" with its PIN first`);
     const key = await selectSigningKey(session, request.key);
     const algorithm = defaultAlgorithm(key);
@@ -58,8 +63,8 @@ export class Pkcs11HardwareToken implements HardwareToken {
   }
 
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
+    const session = this.#session;
+    this.#session = undefined;
     if (!session || session.closed) return;
     await session.logout().catch(() => {});
     await session.close();

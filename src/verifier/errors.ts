@@ -125,6 +125,21 @@ export class InvalidVerifierUrlError extends VerifierError {
   override readonly code = 'ERR_INVALID_VERIFIER_URL';
 }
 
+/**
+ * A security key opened for one relying party (`FidoHardwareToken.rpId`) and a verifier that
+ * speaks for another: refused before the key is unlocked or touched, so no PIN or touch is spent.
+ * The fix is the client's configuration (its rpId), not the user's.
+ */
+export class RelyingPartyMismatchError extends VerifierError {
+  override readonly code = 'ERR_RELYING_PARTY_MISMATCH';
+  constructor(
+    readonly verifierRpId: string,
+    readonly tokenRpId: string,
+  ) {
+    super(`the verifier's relying party is ${verifierRpId} but this security key was opened for ${tokenRpId}: open it with rpId ${verifierRpId}`);
+  }
+}
+
 /** The verifier could not be reached (network, timeout, or not a verifier answering). */
 export class VerifierUnreachableError extends VerifierError {
   override readonly code = 'ERR_VERIFIER_UNREACHABLE';
@@ -148,4 +163,5 @@ export type VerifierLibraryError =
   | CredentialStateError
   | VerifierRefusedError
   | InvalidVerifierUrlError
+  | RelyingPartyMismatchError
   | VerifierUnreachableError;

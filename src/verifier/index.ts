@@ -21,6 +21,7 @@ export {
   CredentialExistsError,
   CredentialNotFoundError,
   CredentialStateError,
+  RelyingPartyMismatchError,
 } from './errors.js';
 export type { VerifierErrorCode, VerifierLibraryError } from './errors.js';
 export type { LoginRequest, LoginResult, PasswordCheck } from './accounts/authenticator.js';
