@@ -3,7 +3,7 @@
 // signs the canonical message → response), and enrolling a token end to end. Security keys'
 // WebAuthn ceremonies have their methods here and their end-to-end functions in security-key.ts;
 // `signInWithToken` and `enrollToken` also take the one `HardwareToken` shape, a card or a key.
-import { NotLoggedInError } from '../errors/index.js';
+import { InvalidArgumentError, NotLoggedInError } from '../errors/index.js';
 import type { EnrolledCredential as KeyCredential } from '../fido/credentials.js';
 import type { BlocklistEntries, BlocklistFetcher } from '../lockout/blocklist.js';
 import { createSelfSignedCertificate } from '../pkcs11/enrollment.js';
@@ -277,10 +277,10 @@ async function signInWithHardwareToken(client: VerifierClient, token: HardwareTo
   return { userId: result.userId, username: result.username, credentialId: result.credentialId };
 }
 
-/** A card or a key of the makes this client knows; any other `HardwareToken` is refused (TypeError). */
+/** A card or a key of the makes this client knows; any other `HardwareToken` is refused (InvalidArgumentError). */
 function isHardwareToken(candidate: Session | HardwareToken): candidate is HardwareToken {
   if (candidate instanceof Pkcs11HardwareToken || candidate instanceof FidoHardwareToken) return true;
-  if ('identity' in candidate) throw new TypeError(`the client knows cards and security keys, not a ${candidate.identity.kind} token of another make`);
+  if ('identity' in candidate) throw new InvalidArgumentError(`the client knows cards and security keys, not a ${candidate.identity.kind} token of another make`);
   return false;
 }
 
