@@ -144,23 +144,11 @@ export class SecurityKey implements AsyncDisposable {
     if (this.info?.options.pinUvAuthToken === true && !options.rpId) {
       throw new InvalidArgumentError('this security key binds a PIN unlock to one relying party: pass rpId');
     }
-    const before = await this.pinStatus(options);
-    if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
-    if (before.authBlocked) throw authBlocked(before.retriesLeft);
-    if (before.finalTry && !options.allowFinalTry) {
-      throw new FinalTryRefusedError('one try is left before the security key blocks its PIN; pass allowFinalTry to use it');
-    }
-    this.pinToken = undefined;
-    try {
-      this.pinToken = await clientPin.getPinToken(
-        secret,
-        { permissions: PERMISSION.makeCredential | PERMISSION.getAssertion, rpId: options.rpId },
-        options,
-      );
-      this.authBlockedSeen = false;
-    } catch (err) {
-      throw await this.explainPinFailure(err, options);
-    }
+    this.pinToken = await this.sendPin(options, () => {
+      // Whatever the key answers now, an earlier unlock is no longer the one to use.
+      this.pinToken = undefined;
+      return clientPin.getPinToken(secret, { permissions: PERMISSION.makeCredential | PERMISSION.getAssertion, rpId: options.rpId }, options);
+    });
   }
 
   /** Forgets the PIN token. */
@@ -179,18 +167,8 @@ export class SecurityKey implements AsyncDisposable {
     const clientPin = this.requirePin();
     const current = Pin.from(currentPin);
     const next = Pin.from(newPin, 'new PIN');
-    const before = await this.pinStatus(options);
-    if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
-    if (before.authBlocked) throw authBlocked(before.retriesLeft);
-    if (before.finalTry && !options.allowFinalTry) {
-      throw new FinalTryRefusedError('one try is left before the security key blocks its PIN; pass allowFinalTry to use it');
-    }
-    try {
-      await clientPin.changePin(current, next, options);
-      this.pinToken = undefined;
-    } catch (err) {
-      throw await this.explainPinFailure(err, options);
-    }
+    await this.sendPin(options, () => clientPin.changePin(current, next, options));
+    this.pinToken = undefined;
   }
 
   /**
@@ -271,6 +249,27 @@ export class SecurityKey implements AsyncDisposable {
     }
   }
 
+  /**
+   * The one way a PIN reaches the key (unlock, changePin): refused unsent when the key is blocked,
+   * wants re-plugging, or has one try left and the caller did not allow it; a failure explained
+   * with the retries the key reports after it.
+   */
+  private async sendPin<T>(options: TouchOptions & { allowFinalTry?: boolean }, send: () => Promise<T>): Promise<T> {
+    const before = await this.pinStatus(options);
+    if (before.blocked) throw new PinLockedError('the security key\'s PIN is blocked: only a reset, which erases its credentials, helps');
+    if (before.authBlocked) throw authBlocked(before.retriesLeft);
+    if (before.finalTry && !options.allowFinalTry) {
+      throw new FinalTryRefusedError('one try is left before the security key blocks its PIN; pass allowFinalTry to use it');
+    }
+    try {
+      const result = await send();
+      this.authBlockedSeen = false;
+      return result;
+    } catch (err) {
+      throw await this.explainPinFailure(err, options);
+    }
+  }
+
   /** A PIN failure with the retries the key reports now (asked again: never assumed). */
   private async explainPinFailure(err: unknown, options: TouchOptions): Promise<unknown> {
     if (err instanceof PinAuthBlockedError) {
@@ -279,14 +278,11 @@ export class SecurityKey implements AsyncDisposable {
     }
     // The key blocks on the wrong PIN that uses its last retry (CTAP 2.1 §6.5.5.5): this very one,
     // since a blocked PIN was refused before it was sent.
-    if (err instanceof PinLockedError) {
-      return new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap, lockedNow: true });
-    }
+    const blockedNow = (cause: TokengateError) => new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause, ctap: cause.ctap, lockedNow: true });
+    if (err instanceof PinLockedError) return blockedNow(err);
     if (!(err instanceof PinIncorrectError)) return err;
     const retriesLeft = await this.retriesOrUndefined(options);
-    if (retriesLeft === 0) {
-      return new PinLockedError('wrong PIN — the security key\'s PIN is now blocked', { cause: err, ctap: err.ctap, lockedNow: true });
-    }
+    if (retriesLeft === 0) return blockedNow(err);
     const message = retriesLeft === undefined ? 'wrong PIN' : `wrong PIN — ${retriesLeft} ${retriesLeft === 1 ? 'try' : 'tries'} left`;
     return new PinIncorrectError(message, { ctap: err.ctap, retriesLeft, finalTry: retriesLeft === 1 });
   }
