@@ -27,7 +27,8 @@ class ScriptedPins implements PinSource {
     if (typeof answer !== 'string') throw new Error('the script has no PIN for this prompt');
     const left = prompt.retriesLeft === undefined ? '' : ` (${prompt.retriesLeft} ${prompt.retriesLeft === 1 ? 'try' : 'tries'} left)`;
     const whose = prompt.kind === 'fido' ? `security key "${prompt.tokenLabel}"` : `card "${prompt.tokenLabel}" of ${prompt.holder}`;
-    console.log(`  ${whose} — PIN${left}: ${'*'.repeat(answer.length)}`);
+    // The same mask whatever was typed: not even a PIN's length reaches the output.
+    console.log(`  ${whose} — PIN${left}: ********`);
     return answer;
   }
   async confirmFinalTry(prompt: PinPrompt): Promise<boolean> {
