@@ -122,12 +122,17 @@ export class SecurityKey implements AsyncDisposable {
     return this.pinToken !== undefined;
   }
 
+  /** Whether the key has a PIN, as it said at open (and since, after setPin or reset): no round trip. */
+  get pinSet(): boolean {
+    return this.info?.options.clientPin === true;
+  }
+
   async pinStatus(options?: TouchOptions): Promise<SecurityKeyPinStatus> {
     const base = { source: 'token' as const, unlocked: this.unlocked };
     if (!this.clientPin || !this.info) {
       return { ...base, protocol: this.protocol, pinSet: false, retriesLeft: undefined, finalTry: false, authBlocked: false, blocked: false };
     }
-    const pinSet = this.info.options.clientPin === true;
+    const pinSet = this.pinSet;
     const { retries, powerCycleState } = await this.clientPin.getRetries(options);
     const authBlocked = powerCycleState ?? this.authBlockedSeen;
     return { ...base, protocol: 'ctap2', pinSet, retriesLeft: retries, finalTry: retries === 1, authBlocked, blocked: retries === 0 };

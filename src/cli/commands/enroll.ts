@@ -46,7 +46,7 @@ async function enrollFido(options: EnrollOptions, device: string): Promise<numbe
   const { verifier, password } = enrollClient(options);
   return withSecurityKey({ device: device === 'auto' ? undefined : device }, async (key) => {
     using touch = touchPrompt();
-    const pinSet = (await key.pinStatus()).pinSet;
+    const pinSet = key.pinSet;
     const { credential } = await enrollSecurityKey(verifier, key, {
       ...touch,
       username: options.username,

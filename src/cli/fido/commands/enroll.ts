@@ -27,7 +27,7 @@ export function enrollCommand() {
     exitsWith((options: EnrollOptions) =>
       withSecurityKey(options, async (key) => {
         using touch = touchPrompt();
-        if ((await key.pinStatus()).pinSet) await unlockKey(key, options, touch);
+        if (key.pinSet) await unlockKey(key, options, touch);
         const credential = await key.enroll({
           ...touch,
           rpId: options.rp,

@@ -32,7 +32,7 @@ export function signCommand() {
         if (challenge.length < 16 || challenge.length > 1024) throw new UsageError(`--in ${options.in} holds ${challenge.length} bytes: a challenge is 16–1024`);
         const credentialId = fromB64u('--credential', options.credential);
         using touch = touchPrompt();
-        if ((await key.pinStatus()).pinSet) await unlockKey(key, options, touch);
+        if (key.pinSet) await unlockKey(key, options, touch);
         const a = await key.signChallenge({ ...touch, rpId: options.rp, challenge, credentialIds: [credentialId], ...(options.origin ? { origin: options.origin } : {}) });
         const data = {
           rpId: a.rpId,
