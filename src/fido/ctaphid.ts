@@ -14,7 +14,7 @@ import {
   UserPresenceTimeoutError,
 } from '../errors/index.js';
 import type { HidTransport } from '../hid/transport.js';
-import { BROADCAST_CID, CAPABILITY, CTAPHID, CTAPHID_ERR_CHANNEL_BUSY, ctapHidErrorName, KEEPALIVE_STATUS } from './constants.js';
+import { BROADCAST_CID, CAPABILITY, CTAPHID, CTAPHID_ERR_CHANNEL_BUSY, ctapHidErrorName } from './constants.js';
 import { encodeFrames, frameCid, Reassembler, type CtapHidMessage } from './frames.js';
 
 export interface CtapHidDeviceVersion {
@@ -219,4 +219,3 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-export { KEEPALIVE_STATUS };

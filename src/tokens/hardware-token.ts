@@ -13,7 +13,10 @@ export interface HardwareTokenIdentity {
   readonly kind: HardwareTokenKind;
   /** A name to show: the token's label, or the key's display name. */
   readonly label: string;
-  /** A card's serial number; a key's AAGUID (its model — FIDO keys give no unit serial). */
+  /**
+   * A card's serial number; an opened key's AAGUID (its model — FIDO gives no unit serial). A key
+   * the watcher announces but nobody opened yet has only its HID serial string here, if any.
+   */
   readonly serial: string;
   /** Where it is: the module path and slot of a card, the HID path of a key. */
   readonly path: string;
