@@ -25,13 +25,18 @@ beforeAll(async () => {
   await verifier.admin.apply('test', 'zed', 'unlock');
 }, 120_000);
 
-async function consoleAs(role: keyof typeof keys, width = 1280): Promise<Page> {
+/** A fresh browser signed in to the console with `key`, the page after sign-in fully loaded. */
+async function consoleWithKey(key: string, width = 1280): Promise<Page> {
   const page = await (await browser.context({ width })).newPage();
   await page.goto(`${served.current.url}/console/sign-in`);
-  await page.getByLabel('API key').fill(keys[role]);
+  await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForLoadState();
   return page;
+}
+
+function consoleAs(role: keyof typeof keys, width = 1280): Promise<Page> {
+  return consoleWithKey(keys[role], width);
 }
 
 /** Posts a form as the page's own session would, CSRF token included, bypassing what the page shows. */
@@ -193,10 +198,8 @@ describe('the console for the helpdesk and the auditor', () => {
   it('ends the console session when its key is revoked', async () => {
     const { current } = served;
     const { key, info } = await current.verifier.apiKeys.create('test', 'short-lived', ['helpdesk']);
-    const page = await (await browser.context()).newPage();
-    await page.goto(`${current.url}/console/sign-in`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Signed in and the page loaded: a reload in the middle of the sign-in's own navigation finds no page.
+    const page = await consoleWithKey(key);
     expect(new URL(page.url()).pathname).toBe('/console/users');
     await current.verifier.apiKeys.revoke('test', info.id);
     await page.reload();
