@@ -76,6 +76,8 @@ describe('the console for an admin', () => {
     expect((await current.verifier.admin.get('zed')).active).toBe(false);
     expect(await apiLogin(current, { username: 'zed', password: zed.password, securityToken: zed.token })).toBe(401);
     await page.getByRole('button', { name: 'Reactivate' }).click();
+    // The answer page loaded before the reload below, which would otherwise race its navigation.
+    await page.waitForLoadState();
     expect(await apiLogin(current, { username: 'zed', password: zed.password, securityToken: zed.token })).toBe(200);
 
     for (let i = 0; i < 3; i++) await apiLogin(current, { username: 'zed', password: 'wrong password!!', securityToken: zed.token });
