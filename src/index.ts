@@ -41,7 +41,7 @@ export type { KeyType, NamedCurve } from './pkcs11/curves.js';
 export { ckrName } from './errors/ckr-names.js';
 // USB security keys over HID: the device list and its watcher, and the transport the FIDO layer
 // speaks CTAPHID over. node-hid is loaded only when a key is listed or opened, never by this import.
-export { listFidoDevices, openHidTransport, FIDO_USAGE_PAGE, FIDO_USAGE } from './hid/devices.js';
+export { listFidoDevices, openHidTransport, singleFidoDeviceSource, FIDO_USAGE_PAGE, FIDO_USAGE } from './hid/devices.js';
 export type { FidoDeviceInfo, HidDeviceSource } from './hid/devices.js';
 export { FidoDeviceWatcher } from './hid/watcher.js';
 export type { FidoDeviceEvent, FidoWatchOptions, FidoDeviceWatcherEvents, WatchedFidoDevice } from './hid/watcher.js';

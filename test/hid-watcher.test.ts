@@ -6,7 +6,10 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { FidoDeviceInfo, HidDeviceSource } from '../src/hid/devices.js';
 import { HID_REPORT_SIZE } from '../src/hid/transport.js';
-import { openUdpTransport } from '../src/hid/udp-transport.js';
+import { openUdpTransport, udpKeyAnswers } from '../src/hid/udp-transport.js';
+import { singleFidoDeviceSource } from '../src/hid/devices.js';
+import { CtapHidConnection } from '../src/fido/ctaphid.js';
+import { SimulatedAuthenticator } from '../native-fixtures/fido/authenticator.js';
 import { FidoDeviceWatcher, type FidoDeviceEvent, type WatchedFidoDevice } from '../src/hid/watcher.js';
 import { DeviceIoError, ModuleLoadError, type TokengateError } from '../src/index.js';
 
@@ -221,4 +224,28 @@ describe('FidoDeviceWatcher', () => {
     await watcher.poll();
     expect(summary(seen)).toEqual([`inserted ${path}#1`, `removed ${path}#1 by io`]);
   });
+
+  it('over singleFidoDeviceSource, sees the simulator on UDP pulled out (its port closes) and plugged back in (a new instance)', async () => {
+    const sim = new SimulatedAuthenticator();
+    const path = `udp:127.0.0.1:${(await sim.serveUdp()).port}`;
+    try {
+      await expect(udpKeyAnswers(path)).resolves.toBe(true);
+      await using watcher = new FidoDeviceWatcher({ source: singleFidoDeviceSource(path), intervalMs: 20, emitInitial: true });
+      const seen = record(watcher);
+      await once(watcher, 'inserted', { signal: deadline() });
+      sim.unplug();
+      await once(watcher, 'removed', { signal: deadline() });
+      await expect(udpKeyAnswers(path)).resolves.toBe(false);
+      sim.plug();
+      await sim.udpSettled();
+      await once(watcher, 'inserted', { signal: deadline() });
+      // The key answers on its old port again, as the same path.
+      await using transport = await openUdpTransport(path);
+      expect((await CtapHidConnection.open(transport)).cid).toBeGreaterThan(0);
+      expect(summary(seen)).toEqual([`inserted ${path}#1`, `removed ${path}#1 by poll`, `inserted ${path}#2`]);
+    } finally {
+      await sim.close();
+    }
+  });
 });
+

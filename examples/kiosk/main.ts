@@ -13,9 +13,8 @@ import {
   Pkcs11Module,
   TokengateError,
   findModuleWithToken,
-  listFidoDevices,
+  singleFidoDeviceSource,
   type HardwareToken,
-  type HidDeviceSource,
   type HardwareTokenArrival,
   type HardwareTokenKind,
   type Token,
@@ -25,15 +24,6 @@ import { VerifierClient } from '../../src/client/index.js';
 import { describeVerdict, Kiosk } from './kiosk.js';
 import { HELP, KioskSettingsError, kioskSettings, type KioskSettings } from './settings.js';
 import { QuietTerminal, terminalPins } from './terminal.js';
-
-/**
- * `--fido-device`: only that key — a HID path present while node-hid lists it, or the simulator on
- * UDP (always there: a socket cannot be pulled out).
- */
-function oneKey(path: string): HidDeviceSource {
-  if (path.startsWith('udp:')) return { list: async () => [{ path, vendorId: 0, productId: 0, displayName: `security key at ${path}`, transport: 'udp' }] };
-  return { list: async () => (await listFidoDevices()).filter((d) => d.path === path) };
-}
 
 /** A line for the kiosk's admin, in a file only they read: the door's screen is for visitors. */
 function adminLog(path: string, message: string): void {
@@ -95,7 +85,7 @@ async function run(settings: KioskSettings, terminal: QuietTerminal): Promise<nu
   });
   // The keys plugged in now, for a visit after a reset (a key left in is asked about again).
   const keysIn = new Map<string, Presented>();
-  const keyWatcher = rpId === undefined ? undefined : new HardwareTokenWatcher({ fido: { rpId, ...(settings.fidoDevice ? { source: oneKey(settings.fidoDevice) } : {}) }, intervalMs: 200, emitInitial: true });
+  const keyWatcher = rpId === undefined ? undefined : new HardwareTokenWatcher({ fido: { rpId, ...(settings.fidoDevice ? { source: singleFidoDeviceSource(settings.fidoDevice) } : {}) }, intervalMs: 200, emitInitial: true });
   keyWatcher?.on('error', (err) => adminLog(settings.log, `security keys: ${err.message} [${err.code}]`));
   keyWatcher?.on('removed', (identity) => {
     const id = `key:${identity.path}#${String(identity.instance)}`;

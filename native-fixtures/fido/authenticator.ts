@@ -12,7 +12,7 @@ import { CtapHid, type HidFaults, type Peer, type Transaction } from './ctaphid.
 import { coseKey, type CredentialAlg, type StoredCredential } from './credentials.js';
 import { Presence, type TouchMode } from './presence.js';
 import { handleU2f } from './u2f.js';
-import { serveUdp, type UdpServer } from './udp.js';
+import { serveUdp, type PluggableUdpServer, type UdpServer } from './udp.js';
 import type { ProtocolVersion } from './pin-protocol.js';
 
 export interface SimulatedAuthenticatorOptions {
@@ -77,6 +77,13 @@ export interface CredentialInfo {
   publicKey: CborMap;
 }
 
+/** All done; a failure is kept for whoever asks (udpSettled), never an unhandled rejection. */
+function settle(steps: Promise<void>[]): Promise<void> {
+  const all = Promise.all(steps).then(() => undefined);
+  all.catch(() => undefined);
+  return all;
+}
+
 const DEFAULT_AAGUID = Uint8Array.from(Buffer.from('746f6b656e67617465000073696d0001', 'hex'));
 
 export class SimulatedAuthenticator extends EventEmitter {
@@ -86,7 +93,9 @@ export class SimulatedAuthenticator extends EventEmitter {
   private readonly hid: CtapHid;
   private readonly ctap2: Ctap2;
   private readonly devices = new Set<HidDeviceEnd>();
-  private readonly servers = new Set<UdpServer>();
+  private readonly servers = new Set<PluggableUdpServer>();
+  /** The UDP ports' last pull or plug, done: what `udpSettled()` waits for. */
+  private udpChange: Promise<void> = Promise.resolve();
   private readonly counterMode: 'global' | 'per-credential';
   private store: StoredCredential[] = [];
   private globalCounter = 0;
@@ -257,23 +266,33 @@ export class SimulatedAuthenticator extends EventEmitter {
     this.emit('power-cycle');
   }
 
-  /** Pulls the key out: memory hosts get TokenRemovedError, UDP gets silence. */
+  /**
+   * Pulls the key out: memory hosts get TokenRemovedError; UDP ports close, so a client's next
+   * send or read fails with ECONNREFUSED and a presence probe finds the key gone.
+   */
   unplug(): void {
     if (this.pulled) return;
     this.pulled = true;
     this.hid.dropAll();
     for (const device of this.devices) device.unplug();
     this.devices.clear();
+    this.udpChange = settle([...this.servers].map((s) => s.unplug()));
     this.emit('unplugged');
   }
 
-  /** Puts it back (a new power cycle) and returns a new memory pair for it; UDP answers again. */
+  /** Puts it back (a new power cycle) and returns a new memory pair for it; UDP ports bind again. */
   plug(name = 'sim'): MemoryHidPair {
     this.pulled = false;
     this.powerCycle();
     const pair = this.connect(name);
+    this.udpChange = settle([...this.servers].map((s) => s.plug()));
     this.emit('plugged');
     return pair;
+  }
+
+  /** Resolves once the UDP ports are as the last unplug() or plug() left them (rejects if a port could not be bound again). */
+  udpSettled(): Promise<void> {
+    return this.udpChange;
   }
 
   /**

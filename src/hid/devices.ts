@@ -8,7 +8,7 @@ import { DeviceIoError, InvalidArgumentError } from '../errors/index.js';
 import { loadNodeHid } from './node-hid-loader.js';
 import { openNodeHidTransport } from './node-hid-transport.js';
 import type { HidOpenOptions, HidTransport } from './transport.js';
-import { openUdpTransport } from './udp-transport.js';
+import { openUdpTransport, udpKeyAnswers } from './udp-transport.js';
 import { fidoDisplayName } from './vendors.js';
 
 /** The FIDO HID usage page (FIDO Alliance) and its CTAPHID usage. */
@@ -70,6 +70,19 @@ function present(text: string | undefined): text is string {
 
 /** node-hid's list of FIDO keys: the default source. */
 export const nodeHidDeviceSource: HidDeviceSource = { list: listFidoDevices };
+
+/**
+ * Only the key at `path`: a HID path while node-hid lists it, or a simulated key on `udp:HOST:PORT`
+ * while its port answers (the simulator closes it when "unplugged"), so a watcher sees either
+ * come and go.
+ */
+export function singleFidoDeviceSource(path: string): HidDeviceSource {
+  if (path.startsWith('udp:')) {
+    const info: FidoDeviceInfo = { path, vendorId: 0, productId: 0, displayName: `security key at ${path}`, transport: 'udp' };
+    return { list: async () => ((await udpKeyAnswers(path)) ? [info] : []) };
+  }
+  return { list: async () => (await listFidoDevices()).filter((d) => d.path === path) };
+}
 
 /**
  * Opens the key at `path`: `udp:HOST:PORT` is a simulated key on a socket, anything else a HID

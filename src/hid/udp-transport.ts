@@ -79,3 +79,29 @@ function udpTransport(path: string, socket: Socket, queue: ReportQueue, fail: (e
   };
   return transport;
 }
+
+/**
+ * Whether a simulated key answers at `udp:HOST:PORT`: an empty datagram (no report, so the key
+ * ignores it) to a closed port comes back as ECONNREFUSED within a millisecond on loopback;
+ * silence for `withinMs` means something is listening. This is the UDP cable's "is it plugged in".
+ */
+export async function udpKeyAnswers(path: string, withinMs = 50): Promise<boolean> {
+  const { host, port } = parseUdpPath(path);
+  const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+  return new Promise<boolean>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (answers: boolean) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(answers);
+    };
+    // Any failure (refused, unreachable, a name that does not resolve) is no key there.
+    socket.once('error', () => done(false));
+    socket.connect(port, host, () => {
+      socket.send(new Uint8Array(0), (err) => {
+        if (err) return done(false);
+        timer = setTimeout(() => done(true), withinMs);
+      });
+    });
+  });
+}
