@@ -62,6 +62,10 @@ function fido2AssertVerify(made: KeyCredential, a: FidoAssertion): number | null
 }
 
 describe('a security key enrolled and used over HTTP', () => {
+  it('names its relying party to anyone, no API key needed: what a kiosk opens keys for', async () => {
+    await expect(new VerifierClient(url).fidoRelyingParty()).resolves.toEqual({ rpId: RP, rpName: RP, origins: [`https://${RP}`], requireUserVerification: false });
+  });
+
   it('enrolls (admin), signs in, is accepted by fido2-assert -V too, is blocked as lost, and a kiosk\'s cached blocklist refuses it', async () => {
     const key = await simKey();
     await key.unlock(PIN, { rpId: RP });

@@ -40,9 +40,8 @@ async function run(settings: KioskSettings, terminal: QuietTerminal): Promise<nu
   const cache = join(settings.stateDir, 'kiosk', 'blocklist.json');
   const blocklist = await Blocklist.fromFile(cache).catch(() => new Blocklist());
   const verifier = new VerifierClient(settings.verifier, { timeoutMs: 5_000 });
-  // Security keys unlock and sign for one relying party: the verifier's, asked for (a discoverable
-  // challenge names it, and expires unused) unless --rp-id says it.
-  const rpId = settings.rpId ?? (await verifier.fidoChallenge().then((c) => c.rpId, () => undefined));
+  // Security keys unlock and sign for one relying party: the verifier's, asked for unless --rp-id says it.
+  const rpId = settings.rpId ?? (await verifier.fidoRelyingParty().then((rp) => rp.rpId, () => undefined));
   if (rpId === undefined) console.log('(security keys: the access server did not say which relying party they are for, so only cards are taken — give --rp-id)');
   const kiosk = new Kiosk({
     verifier,

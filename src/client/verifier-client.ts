@@ -134,6 +134,12 @@ export class VerifierClient {
     return credential!;
   }
 
+  /** The relying party the verifier's security keys are for: what a key must unlock and sign for. */
+  async fidoRelyingParty(): Promise<{ rpId: string; rpName: string; origins: string[]; requireUserVerification: boolean }> {
+    const { body } = await this.request<{ rpId: string; rpName: string; origins: string[]; requireUserVerification: boolean }>('GET', '/v1/fido/relying-party');
+    return body!;
+  }
+
   /** A challenge for a security key: for a user's keys, for the keys named, or (neither) for a discoverable credential. */
   async fidoChallenge(request: { username?: string; credentialIds?: readonly string[]; purpose?: ChallengePurpose } = {}): Promise<IssuedFidoChallenge> {
     const { body } = await this.request<IssuedFidoChallenge>('POST', '/v1/fido/challenges', { purpose: 'login', ...request });

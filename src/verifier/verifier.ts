@@ -15,7 +15,7 @@ import { createMailSender, type MailTransportConfig } from './mail/transport.js'
 import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
 import type { ServerSecret } from './server-secret.js';
 import type { CertificatePolicy } from './credentials/certificate-policy.js';
-import { relyingParty, type RelyingPartyOptions } from './credentials/webauthn.js';
+import { relyingParty, type RelyingParty, type RelyingPartyOptions } from './credentials/webauthn.js';
 import { ChallengeService } from './tokens/challenges.js';
 import { RangePolicyCache } from './tokens/policy.js';
 import { CredentialRegistry } from './tokens/registry.js';
@@ -162,6 +162,11 @@ export class Verifier implements AsyncDisposable {
 
   get lockoutPolicy(): LockoutPolicy {
     return this.#ctx.lockout;
+  }
+
+  /** The relying party security keys are enrolled for and sign for (fixed for the verifier's life). */
+  get relyingParty(): RelyingParty {
+    return this.#ctx.fido;
   }
 
   /**

@@ -148,3 +148,9 @@ export const healthReply = {
   properties: { status: { type: 'string' }, pendingMail: { type: 'integer' } },
   required: ['status'],
 } as const;
+
+export const relyingPartyReply = {
+  type: 'object',
+  required: ['rpId', 'rpName', 'origins', 'requireUserVerification'],
+  properties: { rpId: { type: 'string' }, rpName: { type: 'string' }, origins: { type: 'array', items: { type: 'string' } }, requireUserVerification: { type: 'boolean' } },
+} as const;

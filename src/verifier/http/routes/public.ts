@@ -1,7 +1,8 @@
-// The routes anyone may call: login, and self-service behind the current password.
+// The routes anyone may call: login, self-service behind the current password, the security keys'
+// relying party, and health.
 import type { FastifyInstance } from 'fastify';
 import type { Verifier } from '../../verifier.js';
-import { acceptedReply, errorReply, loginBody, loginReply, passwordChangeBody, tokenResetBody } from '../schemas.js';
+import { acceptedReply, errorReply, loginBody, loginReply, passwordChangeBody, relyingPartyReply, tokenResetBody } from '../schemas.js';
 
 interface LoginBody {
   username: string;
@@ -36,6 +37,17 @@ export function publicRoutes(app: FastifyInstance, verifier: Verifier): void {
     async (request, reply) => {
       await verifier.selfService.changePassword({ ...request.body, clientIp: request.ip });
       return reply.code(202).send({ result: 'mailed' });
+    },
+  );
+
+  // Public as any WebAuthn options are: a kiosk or app learns which relying party its keys must
+  // unlock and sign for without issuing (and wasting) a challenge.
+  app.get(
+    '/v1/fido/relying-party',
+    { schema: { summary: 'The relying party security keys sign for: rpId, name, accepted origins, whether every login needs user verification', response: { 200: relyingPartyReply } } },
+    async () => {
+      const { rpId, rpName, origins, requireUserVerification } = verifier.relyingParty;
+      return { rpId, rpName, origins: [...origins], requireUserVerification };
     },
   );
 
