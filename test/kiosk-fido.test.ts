@@ -3,7 +3,7 @@
 // scripted PinSource — granted (and "touch your key" shown), a wrong PIN with the key's tries left,
 // the last try asked about (declined, accepted), too many wrong PINs since plugging in (unplug, plug
 // in again: granted), a blocked PIN (the helpdesk), pulled out at the prompt, not touched in time,
-// not enrolled, and lost: the kiosk's blocklist refuses the credential id the key names silently,
+// not enrolled, a key with no PIN or U2F only (not set up), and lost: the kiosk's blocklist refuses the credential id the key names silently,
 // before any PIN or touch, and the verifier refuses it when the kiosk's list does not have it yet.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -229,6 +229,23 @@ describe('the kiosk with a security key', () => {
     const sim = new SimulatedAuthenticator({ pin: PIN, touch: 'auto' });
     const verdict = await visit(script([PIN]), await plugIn(sim));
     expect(verdict).toMatchObject({ granted: false, reason: 'not_enrolled' });
+  });
+
+  it('a key without a PIN, and a U2F-only key, cannot prove their holder: "not set up", no prompt, no touch, the reason for the kiosk\'s admin', async () => {
+    for (const [what, options, notice] of [
+      ['no PIN', {}, 'the security key "door key" has no PIN, so it cannot prove its holder (user verification): set one with the key\'s own tool before enrolling it'],
+      ['U2F only', { ctap1Only: true }, 'the security key "door key" cannot have a PIN (U2F only, no FIDO2), so it cannot prove its holder: this door needs a FIDO2 key with a PIN'],
+    ] as const) {
+      const sim = new SimulatedAuthenticator({ touch: 'auto', ...options });
+      const notices: string[] = [];
+      const pins = script([PIN]);
+      const k = new Kiosk({ verifier: new VerifierClient(url), blocklist: new Blocklist(), pins, onAdminNotice: (m) => notices.push(m) });
+      const verdict = await k.admit(await plugIn(sim), new AbortController().signal);
+      expect(verdict, what).toMatchObject({ granted: false, reason: 'not_set_up' });
+      expect(pins.prompts, what).toEqual([]);
+      expect(pins.touches, what).toBe(0);
+      expect(notices, what).toEqual([notice]);
+    }
   });
 
   it('a kiosk opening keys for another relying party than the verifier\'s: "not set up", the fix for its admin, no PIN sent', async () => {

@@ -177,7 +177,11 @@ export class Kiosk {
       if (status.pinStatus === 'locked') return { granted: false, reason: 'pin_locked', holder };
       if (status.pinStatus === 'authBlocked') return { granted: false, reason: 'pin_auth_blocked', holder };
       if (status.pinStatus === 'notSet' || status.pinStatus === 'none') {
-        this.options.onAdminNotice?.(`${what} has no PIN, so it cannot prove its holder (user verification): set one with the key's own tool before enrolling it`);
+        this.options.onAdminNotice?.(
+          status.pinStatus === 'notSet'
+            ? `${what} has no PIN, so it cannot prove its holder (user verification): set one with the key's own tool before enrolling it`
+            : `${what} cannot have a PIN (U2F only, no FIDO2), so it cannot prove its holder: this door needs a FIDO2 key with a PIN`,
+        );
         return { granted: false, reason: 'not_set_up', holder };
       }
       const prompt: PinPrompt = { holder, tokenLabel: key.identity.label, kind: 'fido', retriesLeft: status.retriesLeft };
