@@ -1,5 +1,6 @@
 // The tokengate executable against SoftHSM: output, --json shape, exit codes.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { useSoftHsm } from './helpers/softhsm.js';
@@ -27,6 +28,17 @@ describe('tokengate CLI', () => {
     const modules = tokengate('modules', '--json');
     expect(modules.status).toBe(0);
     expect((JSON.parse(modules.stdout) as Array<{ path: string }>).some((m) => m.path.endsWith('libsofthsm2.so'))).toBe(true);
+  });
+
+  it('a reader that stops early (`tokengate --help | head -1`) ends the output quietly: exit 0, no EPIPE trace', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', main, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the help is written: every write the CLI makes meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('exits 2 on usage errors and 1 with one line and the code on a bad module', () => {
