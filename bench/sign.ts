@@ -1,6 +1,9 @@
-// Signing benchmark: the library's SessionPool against plain pkcs11js and graphene-pk11, on the
-// same SoftHSM token and the same keys, in the same run. `npm run bench:sign -- --json` prints one
-// JSON object per mechanism (and nothing else on stdout); without --json, a table.
+// Signing benchmark: the library's SessionPool against plain pkcs11js, graphene-pk11 and
+// node-webcrypto-p11 (WebCrypto subtle.sign), on the same SoftHSM token and the same keys, in the
+// same run. `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else
+// on stdout); without --json, a table. Every figure is the median of ROUNDS rounds in which all the
+// contenders take turns, with the spread (lowest and highest round) beside it, so one noisy moment
+// on the machine can neither make nor break a target.
 //
 // Every loop does the same work per signature: ECDSA hashes the challenge on the host first
 // (SoftHSM's CKM_ECDSA signs a digest), RSA and Ed25519 sign the challenge itself.
@@ -9,27 +12,33 @@ import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type * as Graphene from 'graphene-pk11';
 import type * as Pkcs11Js from 'pkcs11js';
+import type * as WebCryptoP11 from 'node-webcrypto-p11';
 import { createSoftHsm } from '../native-fixtures/softhsm/softhsm.js';
 import type * as Tokengate from '../src/index.js';
 
 const require = createRequire(import.meta.url);
 const p11: typeof Pkcs11Js = require('pkcs11js');
 const graphene: typeof Graphene = require('graphene-pk11');
+const webcrypto: typeof WebCryptoP11 = require('node-webcrypto-p11');
 
 const json = process.argv.includes('--json');
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
 // --dist measures the compiled library (npm run build first) instead of the TypeScript sources:
 // tsx compiles with esbuild's keepNames, which costs a few µs per call wherever a named closure is
 // created per call, so the sources run a little slower than what users get.
 const dist = process.argv.includes('--dist');
 const { Pkcs11Module } = (await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof Tokengate;
-// Other work on the machine comes and goes, so each throughput figure is the best of ROUNDS
-// windows, with raw, graphene and library windows taking turns in every round.
-const ROUNDS = 3;
+// Other work on the machine comes and goes, so every figure is the median of ROUNDS rounds, with
+// raw, graphene, WebCrypto and library windows taking turns in every round (`--rounds N`, ≥ 3).
+const ROUNDS = Math.max(3, Number(argument('--rounds') ?? 5));
 const ROUND_MS = 500;
 const ASYNC_ROUND_MS = 250; // per session count
-// Single-signature latency: raw and library calls alternate one by one for this long and the
-// medians are compared, so load from elsewhere on the machine hits both alike.
-const LATENCY_MS = 2500;
+// Single-signature latency, in each round: raw and library calls alternate one by one for this
+// long and their medians are compared, so load from elsewhere on the machine hits both alike.
+const LATENCY_MS = 800;
 const CALLERS = 128; // concurrent callers of the library
 const TOKEN = 'tokengate-bench';
 
@@ -42,13 +51,15 @@ interface Case {
   outputLength: number;
   verifyAlgorithm: string | null;
   verifyOptions?: { dsaEncoding: 'ieee-p1363' };
+  /** node-webcrypto-p11's name for it (it has no EdDSA). */
+  webcrypto?: { name: string; hash: string };
 }
 
 const CKM_EDDSA = 0x1057; // pkcs11js has no constant for it
 const CASES: Case[] = [
-  { name: 'ECDSA-P256', label: 'p256', mechanism: p11.CKM_ECDSA, hash: 'sha256', outputLength: 64, verifyAlgorithm: 'sha256', verifyOptions: { dsaEncoding: 'ieee-p1363' } },
-  { name: 'ECDSA-P384', label: 'p384', mechanism: p11.CKM_ECDSA, hash: 'sha384', outputLength: 96, verifyAlgorithm: 'sha384', verifyOptions: { dsaEncoding: 'ieee-p1363' } },
-  { name: 'RSA2048-PKCS1', label: 'rsa2048', mechanism: p11.CKM_SHA256_RSA_PKCS, outputLength: 256, verifyAlgorithm: 'sha256' },
+  { name: 'ECDSA-P256', label: 'p256', mechanism: p11.CKM_ECDSA, hash: 'sha256', outputLength: 64, verifyAlgorithm: 'sha256', verifyOptions: { dsaEncoding: 'ieee-p1363' }, webcrypto: { name: 'ECDSA', hash: 'SHA-256' } },
+  { name: 'ECDSA-P384', label: 'p384', mechanism: p11.CKM_ECDSA, hash: 'sha384', outputLength: 96, verifyAlgorithm: 'sha384', verifyOptions: { dsaEncoding: 'ieee-p1363' }, webcrypto: { name: 'ECDSA', hash: 'SHA-384' } },
+  { name: 'RSA2048-PKCS1', label: 'rsa2048', mechanism: p11.CKM_SHA256_RSA_PKCS, outputLength: 256, verifyAlgorithm: 'sha256', webcrypto: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } },
   { name: 'Ed25519', label: 'ed25519', mechanism: CKM_EDDSA, outputLength: 64, verifyAlgorithm: null },
 ];
 
@@ -92,8 +103,7 @@ async function pairedMedianMicros(ms: number, a: (i: number) => Promise<unknown>
       times[which]!.push(performance.now() - t0);
     }
   }
-  const median = (values: number[]): number => values.sort((x, y) => x - y)[values.length >> 1]! * 1000;
-  return [median(times[0]), median(times[1])];
+  return [median(times[0]) * 1000, median(times[1]) * 1000];
 }
 
 const fixture = await createSoftHsm({ tokens: [{ label: TOKEN }] });
@@ -131,6 +141,19 @@ const gSlot = Array.from({ length: gModule.getSlots(true).length }, (_, i) => gM
   (s) => s.getToken().label.trim() === TOKEN,
 )!;
 const gSession = gSlot.open(graphene.SessionFlag.SERIAL_SESSION);
+// node-webcrypto-p11 on a graphene session of its own (so it never finalizes the shared library).
+// One Crypto is one session, whose operations must not overlap: its callers take turns.
+const wcSession = gSlot.open(graphene.SessionFlag.SERIAL_SESSION);
+const wcCrypto = new webcrypto.Crypto({ session: wcSession });
+async function webCryptoKey(c: Case): Promise<WebCryptoP11.CryptoKey | undefined> {
+  if (!c.webcrypto) return undefined;
+  for (const id of await wcCrypto.keyStorage.keys()) {
+    if (!id.startsWith('private-')) continue;
+    const key = await wcCrypto.keyStorage.getItem(id, { name: c.webcrypto.name, hash: c.webcrypto.hash } as Parameters<typeof wcCrypto.keyStorage.getItem>[1] & object, false, ['sign']).catch(() => undefined);
+    if (key && (key.algorithm as { label?: string }).label === c.label) return key as WebCryptoP11.CryptoKey;
+  }
+  throw new Error(`${c.name}: node-webcrypto-p11 does not see the key ${c.label}`);
+}
 
 interface Row {
   mechanism: string;
@@ -138,15 +161,44 @@ interface Row {
   raw_async_best_per_s: number;
   raw_async_best_sessions: number;
   graphene_per_s: number;
+  /** null: node-webcrypto-p11 has no such algorithm (EdDSA). */
+  webcrypto_p11_per_s: number | null;
   lib_per_s: number;
   lib_vs_raw_sync: number;
+  /** The lowest and highest round of lib_vs_raw_sync. */
+  lib_vs_raw_sync_spread: [number, number];
   event_loop_p99_ms: number;
+  event_loop_p99_ms_spread: [number, number];
   lib_single_latency_us: number;
   raw_async_single_latency_us: number;
   single_latency_ratio: number;
+  single_latency_ratio_spread: [number, number];
+  rounds: number;
   lib_workers: number;
   lib_callers: number;
   lib_build: 'src' | 'dist';
+}
+
+/** The middle value (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per-round figures of one measurement: the median and the spread are read from them. */
+class Rounds {
+  readonly values: number[] = [];
+  add(value: number): number {
+    this.values.push(value);
+    return value;
+  }
+  get median(): number {
+    return median(this.values);
+  }
+  spread(digits: number): [number, number] {
+    return [round(Math.min(...this.values), digits), round(Math.max(...this.values), digits)];
+  }
 }
 
 async function measure(c: Case): Promise<Row> {
@@ -155,63 +207,83 @@ async function measure(c: Case): Promise<Row> {
   const input = (i: number): Buffer => (c.hash ? createHash(c.hash).update(challenge(i)).digest() : challenge(i));
   const ref = { label: c.label };
 
-  // Sanity: the library's signature verifies against the fixture's own copy of the public key.
-  const sig = await pool.signChallenge(ref, challenge(0));
+  // Sanity: the library's and WebCrypto's signatures verify against the fixture's own copy of the public key.
   const pem = fixtureKeys.find((k) => k.label === c.label)!.publicKeyPem;
+  const sig = await pool.signChallenge(ref, challenge(0));
   if (!verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, sig)) throw new Error(`${c.name}: bad signature`);
+  const wcKey = await webCryptoKey(c);
+  const wcSign = (i: number) => wcCrypto.subtle.sign(c.webcrypto!, wcKey!, challenge(i));
+  if (wcKey && !verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, Buffer.from(await wcSign(0)))) throw new Error(`${c.name}: bad WebCrypto signature`);
 
   const gKey = gSession.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: c.label }).items(0).toType<Graphene.PrivateKey>();
-  const asyncBest = new Map<number, number>();
-  let rawSync = 0;
-  let gSign = 0;
-  let lib = 0;
+  const rawSync = new Rounds();
+  const rawAsync = new Rounds();
+  const asyncSessions: number[] = [];
+  const gSign = new Rounds();
+  const wc = new Rounds();
+  const lib = new Rounds();
+  const ratio = new Rounds();
+  const loopP99 = new Rounds();
+  const rawMicros = new Rounds();
+  const libMicros = new Rounds();
+  const latencyRatio = new Rounds();
   await timedAsync(300, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))); // warm-up
-  // The library's event-loop delay, over all its windows. Node records whole timer intervals, so
-  // with a 1 ms resolution an idle loop already reads about 1.1 ms: the figure is conservative.
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  for (let round = 1; round <= ROUNDS; round++) {
-    progress(`${c.name}: round ${round}/${ROUNDS}: raw pkcs11js sync, raw async, graphene-pk11, library`);
-    const sync = timedSync(ROUND_MS, (i) => {
-      raw.C_SignInit(sessions[0]!, mechanism, key);
-      raw.C_Sign(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
-    });
-    rawSync = Math.max(rawSync, sync);
+  for (let r = 1; r <= ROUNDS; r++) {
+    progress(`${c.name}: round ${r}/${ROUNDS}: raw pkcs11js sync, raw async, graphene-pk11, node-webcrypto-p11, library, single-signature latency`);
+    const sync = rawSync.add(
+      timedSync(ROUND_MS, (i) => {
+        raw.C_SignInit(sessions[0]!, mechanism, key);
+        raw.C_Sign(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
+      }),
+    );
+    let best: [number, number] = [0, 0];
     for (const count of [1, 2, 4, 8]) {
       const rate = await timedAsync(ASYNC_ROUND_MS, count, async (caller, i) => {
         raw.C_SignInit(sessions[caller]!, mechanism, key);
         await raw.C_SignAsync(sessions[caller]!, input(i), Buffer.alloc(c.outputLength));
       });
-      asyncBest.set(count, Math.max(asyncBest.get(count) ?? 0, rate));
+      if (rate > best[1]) best = [count, rate];
     }
-    gSign = Math.max(gSign, timedSync(ROUND_MS, (i) => gSession.createSign(c.mechanism, gKey).once(input(i))));
+    asyncSessions.push(best[0]);
+    rawAsync.add(best[1]);
+    gSign.add(timedSync(ROUND_MS, (i) => gSession.createSign(c.mechanism, gKey).once(input(i))));
+    if (wcKey) wc.add(await timedAsync(ROUND_MS, 1, (_, i) => wcSign(i)));
+    // The library's event-loop delay during its window. Node records whole timer intervals, so
+    // with a 1 ms resolution an idle loop already reads about 1.1 ms: the figure is conservative.
+    const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
-    lib = Math.max(lib, await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))));
+    ratio.add(lib.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i)))) / sync);
     delay.disable();
+    loopP99.add(delay.percentile(99) / 1e6);
+    const [rawUs, libUs] = await pairedMedianMicros(
+      LATENCY_MS,
+      async (i) => {
+        raw.C_SignInit(sessions[0]!, mechanism, key);
+        await raw.C_SignAsync(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
+      },
+      (i) => pool.signChallenge(ref, challenge(i)),
+    );
+    rawMicros.add(rawUs);
+    libMicros.add(libUs);
+    latencyRatio.add(libUs / rawUs);
   }
-  const [rawAsyncSessions, rawAsync] = [...asyncBest].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
-
-  progress(`${c.name}: single-signature latency`);
-  const [rawMicros, libMicros] = await pairedMedianMicros(
-    LATENCY_MS,
-    async (i) => {
-      raw.C_SignInit(sessions[0]!, mechanism, key);
-      await raw.C_SignAsync(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
-    },
-    (i) => pool.signChallenge(ref, challenge(i)),
-  );
-
   return {
     mechanism: c.name,
-    raw_sync_per_s: Math.round(rawSync),
-    raw_async_best_per_s: Math.round(rawAsync),
-    raw_async_best_sessions: rawAsyncSessions,
-    graphene_per_s: Math.round(gSign),
-    lib_per_s: Math.round(lib),
-    lib_vs_raw_sync: round(lib / rawSync, 3),
-    event_loop_p99_ms: round(delay.percentile(99) / 1e6, 2),
-    lib_single_latency_us: round(libMicros, 1),
-    raw_async_single_latency_us: round(rawMicros, 1),
-    single_latency_ratio: round(libMicros / rawMicros, 3),
+    raw_sync_per_s: Math.round(rawSync.median),
+    raw_async_best_per_s: Math.round(rawAsync.median),
+    raw_async_best_sessions: median(asyncSessions),
+    graphene_per_s: Math.round(gSign.median),
+    webcrypto_p11_per_s: wcKey ? Math.round(wc.median) : null,
+    lib_per_s: Math.round(lib.median),
+    lib_vs_raw_sync: round(ratio.median, 3),
+    lib_vs_raw_sync_spread: ratio.spread(3),
+    event_loop_p99_ms: round(loopP99.median, 2),
+    event_loop_p99_ms_spread: loopP99.spread(2),
+    lib_single_latency_us: round(libMicros.median, 1),
+    raw_async_single_latency_us: round(rawMicros.median, 1),
+    single_latency_ratio: round(latencyRatio.median, 3),
+    single_latency_ratio_spread: latencyRatio.spread(3),
+    rounds: ROUNDS,
     lib_workers: pool.workers,
     lib_callers: CALLERS,
     lib_build: dist ? 'dist' : 'src',
@@ -229,17 +301,18 @@ function printTable(rows: Row[]): void {
     ['raw sync/s', (r) => String(r.raw_sync_per_s)],
     ['raw async/s', (r) => `${r.raw_async_best_per_s} (${r.raw_async_best_sessions}s)`],
     ['graphene/s', (r) => String(r.graphene_per_s)],
+    ['webcrypto/s', (r) => (r.webcrypto_p11_per_s === null ? '—' : String(r.webcrypto_p11_per_s))],
     ['lib/s', (r) => String(r.lib_per_s)],
-    ['lib÷sync', (r) => r.lib_vs_raw_sync.toFixed(2)],
-    ['loop p99 ms', (r) => r.event_loop_p99_ms.toFixed(2)],
+    ['lib÷sync', (r) => `${r.lib_vs_raw_sync.toFixed(2)} (${r.lib_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
+    ['loop p99 ms', (r) => `${r.event_loop_p99_ms.toFixed(2)} (${r.event_loop_p99_ms_spread.map((v) => v.toFixed(1)).join('–')})`],
     ['lib 1× µs', (r) => r.lib_single_latency_us.toFixed(1)],
     ['raw 1× µs', (r) => r.raw_async_single_latency_us.toFixed(1)],
-    ['lat ratio', (r) => r.single_latency_ratio.toFixed(3)],
+    ['lat ratio', (r) => `${r.single_latency_ratio.toFixed(3)} (${r.single_latency_ratio_spread.map((v) => v.toFixed(2)).join('–')})`],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
   for (const row of cells) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
-  console.log(`\nlibrary (${dist ? 'dist' : 'src'}): SessionPool with ${rows[0]?.lib_workers ?? 0} signing workers, ${CALLERS} concurrent callers; throughput = best of ${ROUNDS} rounds; latency = medians of calls alternating one by one`);
+  console.log(`\nlibrary (${dist ? 'dist' : 'src'}): SessionPool with ${rows[0]?.lib_workers ?? 0} signing workers, ${CALLERS} concurrent callers; every figure the median of ${ROUNDS} interleaved rounds (lowest–highest round in brackets); latency = medians of calls alternating one by one; node-webcrypto-p11: one Crypto (one session), calls in turn`);
 }
 
 const rows: Row[] = [];
@@ -251,6 +324,7 @@ try {
   }
 } finally {
   gSession.close();
+  wcSession.close();
   gModule.close(); // no C_Finalize: the library belongs to `module`
   for (const s of sessions) raw.C_CloseSession(s);
   raw.close();
