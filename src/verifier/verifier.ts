@@ -15,7 +15,7 @@ import { createMailSender, type MailTransportConfig } from './mail/transport.js'
 import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
 import type { ServerSecret } from './server-secret.js';
 import type { CertificatePolicy } from './credentials/certificate-policy.js';
-import { relyingParty, type RelyingPartyOptions } from './credentials/webauthn.js';
+import { relyingParty, type RelyingParty, type RelyingPartyOptions } from './credentials/webauthn.js';
 import { ChallengeService } from './tokens/challenges.js';
 import { RangePolicyCache } from './tokens/policy.js';
 import { CredentialRegistry } from './tokens/registry.js';
@@ -106,7 +106,7 @@ export class Verifier implements AsyncDisposable {
     this.credentials = new CredentialRegistry(ctx);
     this.challenges = new ChallengeService(ctx, this.#authenticator);
     this.temporaryPasswords = new TemporaryPasswords(ctx, this.#authenticator);
-    this.webSessions = new WebSessions(ctx, this.#authenticator, this.apiKeys);
+    this.webSessions = new WebSessions(ctx, this.#authenticator, this.apiKeys, this.challenges);
   }
 
   static async open(options: VerifierOptions): Promise<Verifier> {
@@ -162,6 +162,11 @@ export class Verifier implements AsyncDisposable {
 
   get lockoutPolicy(): LockoutPolicy {
     return this.#ctx.lockout;
+  }
+
+  /** The WebAuthn relying party security keys are bound to (its id and the origins it serves). */
+  get relyingParty(): RelyingParty {
+    return this.#ctx.fido;
   }
 
   /**

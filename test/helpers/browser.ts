@@ -14,7 +14,7 @@ export const ARTIFACTS = fileURLToPath(new URL('../../.state/test-artifacts/web/
 
 export interface Browser {
   /** A new browser context (its own cookies), pages recording CSP violations. */
-  context(options?: { width?: number; height?: number }): Promise<BrowserContext>;
+  context(options?: { width?: number; height?: number; javaScript?: boolean }): Promise<BrowserContext>;
 }
 
 /** One Chromium for the file, each context in a fresh user-data directory; all closed after the file. */
@@ -27,10 +27,10 @@ export function useChromium(): Browser {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   return {
-    async context({ width = 1280, height = 900 } = {}) {
+    async context({ width = 1280, height = 900, javaScript = true } = {}) {
       const dir = mkdtempSync(join(tmpdir(), 'tokengate-chromium-'));
       dirs.push(dir);
-      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width, height } });
+      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width, height }, javaScriptEnabled: javaScript });
       contexts.push(context);
       // Not a page script: Chromium runs it through the DevTools protocol, outside the page's CSP.
       await context.addInitScript({
@@ -39,6 +39,19 @@ export function useChromium(): Browser {
       return context;
     },
   };
+}
+
+/**
+ * Every CSP violation any page of the context reports from now on, across navigations (a form
+ * that navigates away takes its page's `window.__csp` with it): reported to the test over a binding.
+ */
+export async function recordCspViolations(context: BrowserContext): Promise<string[]> {
+  const seen: string[] = [];
+  await context.exposeFunction('__reportCsp', (violation: string) => void seen.push(violation));
+  await context.addInitScript({
+    content: "document.addEventListener('securitypolicyviolation', (e) => window.__reportCsp(e.documentURI + ': ' + e.violatedDirective + ' ' + e.blockedURI));",
+  });
+  return seen;
 }
 
 /** The CSP violations the page has seen so far. */

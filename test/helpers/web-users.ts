@@ -41,7 +41,7 @@ export async function signIn(page: Page, served: ServedVerifier, user: { usernam
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password', { exact: true }).fill(user.password);
   if (user.token) await page.getByLabel(/^Security token/).fill(user.token);
-  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/sign-in') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/sign-in') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   await page.waitForLoadState();
   return response.status();
 }
