@@ -6,25 +6,15 @@
 // session; after the key is reported lost on the page its sign-in fails with the generic answer
 // and the audit log says why. No page violates the Content-Security-Policy meanwhile. With
 // JavaScript off the pages say what needs it, and show no dead button.
-import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { recordCspViolations, screenshot, textOf, useChromium } from './helpers/browser.js';
+import { plugInSecurityKey, recordCspViolations, screenshot, textOf, useChromium } from './helpers/browser.js';
 import { useServedVerifier, type ServedVerifier } from './helpers/served-verifier.js';
-import { newUser, signIn } from './helpers/web-users.js';
+import { newUser, registerKey, signIn } from './helpers/web-users.js';
 
 const served = useServedVerifier({ ipLimit: { failures: 1000 } }, { webauthn: true });
 const browser = useChromium();
 const GENERIC = 'Invalid username, password, security token; or user locked out.';
-
-/** A virtual security key plugged into the page's browser tab (it stays across navigations). */
-async function plugInKey(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  return { cdp, authenticatorId };
-}
 
 async function sessionCookie(context: BrowserContext): Promise<string | undefined> {
   return (await context.cookies()).find((c) => c.name === 'tg_account')?.value;
@@ -57,14 +47,10 @@ describe('security keys on the pages', () => {
     const context = await browser.context();
     const csp = await recordCspViolations(context);
     const page = await context.newPage();
-    const { cdp, authenticatorId } = await plugInKey(page);
+    const { cdp, authenticatorId } = await plugInSecurityKey(page);
 
     expect(await signIn(page, current, { ...kim, token: kim.token })).toBe(303);
-    await page.getByRole('link', { name: 'My cards and security keys' }).click();
-    await page.getByLabel('Name for the key').fill('Blue key');
-    await page.getByLabel('Current password').fill(kim.password);
-    await screenshot(page, 'account-keys-register');
-    await Promise.all([page.waitForURL(/notice=key-registered/), page.getByRole('button', { name: 'Register a security key' }).click()]);
+    await registerKey(page, current, 'Blue key', kim.password);
     expect(await textOf(page.getByRole('status').first())).toContain('registered');
     const registered = await storedKey(current, 'kim');
     expect(registered).toMatchObject({ label: 'Blue key', status: 'active', rpId: 'localhost', transports: ['usb'] });

@@ -1,11 +1,12 @@
 // Real headless Chromium (Debian's, driven by playwright-core) for the web pages' tests: a fresh
 // user-data directory per file, pages that record every Content-Security-Policy violation, a
-// check for horizontal scrolling, and screenshots under .state/test-artifacts/web/.
+// check for horizontal scrolling, a virtual security key, and screenshots under
+// .state/test-artifacts/web/.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type CDPSession, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM = process.env.TOKENGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -52,6 +53,20 @@ export async function recordCspViolations(context: BrowserContext): Promise<stri
     content: "document.addEventListener('securitypolicyviolation', (e) => window.__reportCsp(e.documentURI + ': ' + e.violatedDirective + ' ' + e.blockedURI));",
   });
   return seen;
+}
+
+/**
+ * A virtual security key plugged into the page's tab (CDP WebAuthn.addVirtualAuthenticator: CTAP2
+ * over USB, resident keys, user verification that passes, touched automatically); it stays across
+ * navigations. The CDP session reads its credentials (WebAuthn.getCredentials).
+ */
+export async function plugInSecurityKey(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { cdp, authenticatorId };
 }
 
 /** The CSP violations the page has seen so far. */
