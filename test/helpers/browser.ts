@@ -99,8 +99,8 @@ interface AxNode {
 
 /**
  * What Chromium's accessibility tree (CDP Accessibility.getFullAXTree, the names a screen reader
- * hears) shows without a name: controls, links, images, landmarks. Not axe-core, which is not
- * installed here; the check it stands in for is the one that matters most on forms.
+ * hears) shows without a name: controls, links, images, landmarks. A quick check inside the
+ * other tests; axe-core's full one is test/web-accessibility.test.ts.
  */
 export async function unnamed(page: Page): Promise<string[]> {
   const cdp = await page.context().newCDPSession(page);
