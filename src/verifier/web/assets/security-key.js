@@ -40,11 +40,14 @@
     return json;
   }
 
-  /** A ceremony's status line and error box; `run` does the work, its thrown sentence is shown (role=alert). */
-  function ceremony(root, button, run) {
+  /**
+   * Runs a ceremony on `type` events of `target` (the button's click, the form's submit) with the
+   * root's status line and error box; `run` does the work, its thrown sentence is shown (role=alert).
+   */
+  function ceremony(root, button, [target, type], run) {
     const status = root.querySelector('[data-key-status]');
     const error = root.querySelector('[data-key-error]');
-    return async (event) => {
+    target.addEventListener(type, async (event) => {
       event.preventDefault();
       error.textContent = '';
       button.disabled = true;
@@ -55,7 +58,7 @@
         error.textContent = err instanceof Error && !(err instanceof DOMException) ? err.message : browserRefusal(err);
         button.disabled = false;
       }
-    };
+    });
   }
 
   function fill(form, values) {
@@ -67,81 +70,75 @@
     const answer = document.querySelector('[data-key-answer]');
     const button = root.querySelector('[data-key-start]');
     const csrf = answer.elements.namedItem('_csrf').value;
-    button.addEventListener(
-      'click',
-      ceremony(root, button, async (say) => {
-        const username = main.elements.namedItem('username').value.trim();
-        const password = main.elements.namedItem('password');
-        say('Asking the server…');
-        const o = await options('/account/sign-in/key/options', csrf, username ? { username } : {});
-        if (o.passwordRequired && !password.value) {
-          password.focus();
-          throw new Error('Your account needs your password with the security key: type it in the Password field, then use the key again.');
-        }
-        say('Touch your security key (and enter its PIN if it asks).');
-        const credential = await navigator.credentials.get({
-          publicKey: {
-            challenge: fromB64u(o.challenge),
-            rpId: o.rpId,
-            allowCredentials: o.allowCredentialIds.map((id) => ({ type: 'public-key', id: fromB64u(id) })),
-            userVerification: o.userVerification,
-            timeout: o.timeoutMs,
-          },
-        });
-        if (!credential) throw new Error('The security key did not answer. Try again.');
-        say('Signing in…');
-        const r = credential.response;
-        fill(answer, {
-          username,
-          password: password.value,
-          challengeId: o.challengeId,
-          credentialId: toB64u(credential.rawId),
-          authenticatorData: toB64u(r.authenticatorData),
-          clientDataJSON: toB64u(r.clientDataJSON),
-          signature: toB64u(r.signature),
-        });
-        answer.submit();
-      }),
-    );
+    ceremony(root, button, [button, 'click'], async (say) => {
+      const username = main.elements.namedItem('username').value.trim();
+      const password = main.elements.namedItem('password');
+      say('Asking the server…');
+      const o = await options('/account/sign-in/key/options', csrf, username ? { username } : {});
+      if (o.passwordRequired && !password.value) {
+        password.focus();
+        throw new Error('Your account needs your password with the security key: type it in the Password field, then use the key again.');
+      }
+      say('Touch your security key (and enter its PIN if it asks).');
+      const credential = await navigator.credentials.get({
+        publicKey: {
+          challenge: fromB64u(o.challenge),
+          rpId: o.rpId,
+          allowCredentials: o.allowCredentialIds.map((id) => ({ type: 'public-key', id: fromB64u(id) })),
+          userVerification: o.userVerification,
+          timeout: o.timeoutMs,
+        },
+      });
+      if (!credential) throw new Error('The security key did not answer. Try again.');
+      say('Signing in…');
+      const r = credential.response;
+      fill(answer, {
+        username,
+        password: password.value,
+        challengeId: o.challengeId,
+        credentialId: toB64u(credential.rawId),
+        authenticatorData: toB64u(r.authenticatorData),
+        clientDataJSON: toB64u(r.clientDataJSON),
+        signature: toB64u(r.signature),
+      });
+      answer.submit();
+    });
   }
 
   function register(form) {
     const button = form.querySelector('button[type="submit"]');
     const password = form.querySelector('[data-key-password]');
     const csrf = form.elements.namedItem('_csrf').value;
-    form.addEventListener(
-      'submit',
-      ceremony(form, button, async (say) => {
-        say('Checking your password…');
-        const o = await options('/account/keys/options', csrf, { password: password.value });
-        say('Touch your security key (and enter or set its PIN if it asks).');
-        const credential = await navigator.credentials.create({
-          publicKey: {
-            challenge: fromB64u(o.challenge),
-            rp: o.rp,
-            user: { id: fromB64u(o.user.id), name: o.user.name, displayName: o.user.displayName },
-            pubKeyCredParams: o.algorithms.map((alg) => ({ type: 'public-key', alg })),
-            excludeCredentials: o.excludeCredentialIds.map((id) => ({ type: 'public-key', id: fromB64u(id) })),
-            // Discoverable where the key can: then it signs in without a username too.
-            authenticatorSelection: { residentKey: 'preferred', requireResidentKey: false, userVerification: o.userVerification },
-            attestation: 'none',
-            timeout: o.timeoutMs,
-          },
-        });
-        if (!credential) throw new Error('The security key did not answer. Try again.');
-        say('Registering…');
-        const r = credential.response;
-        // The password field has no name: it is never in the form that is sent.
-        password.value = '';
-        fill(form, {
-          challengeId: o.challengeId,
-          attestationObject: toB64u(r.attestationObject),
-          clientDataJSON: toB64u(r.clientDataJSON),
-          transports: typeof r.getTransports === 'function' ? r.getTransports().join(',') : '',
-        });
-        form.submit();
-      }),
-    );
+    ceremony(form, button, [form, 'submit'], async (say) => {
+      say('Checking your password…');
+      const o = await options('/account/keys/options', csrf, { password: password.value });
+      say('Touch your security key (and enter or set its PIN if it asks).');
+      const credential = await navigator.credentials.create({
+        publicKey: {
+          challenge: fromB64u(o.challenge),
+          rp: o.rp,
+          user: { id: fromB64u(o.user.id), name: o.user.name, displayName: o.user.displayName },
+          pubKeyCredParams: o.algorithms.map((alg) => ({ type: 'public-key', alg })),
+          excludeCredentials: o.excludeCredentialIds.map((id) => ({ type: 'public-key', id: fromB64u(id) })),
+          // Discoverable where the key can: then it signs in without a username too.
+          authenticatorSelection: { residentKey: 'preferred', requireResidentKey: false, userVerification: o.userVerification },
+          attestation: 'none',
+          timeout: o.timeoutMs,
+        },
+      });
+      if (!credential) throw new Error('The security key did not answer. Try again.');
+      say('Registering…');
+      const r = credential.response;
+      // The password field has no name: it is never in the form that is sent.
+      password.value = '';
+      fill(form, {
+        challengeId: o.challengeId,
+        attestationObject: toB64u(r.attestationObject),
+        clientDataJSON: toB64u(r.clientDataJSON),
+        transports: typeof r.getTransports === 'function' ? r.getTransports().join(',') : '',
+      });
+      form.submit();
+    });
   }
 
   const supported = typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
