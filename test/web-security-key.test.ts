@@ -5,14 +5,17 @@
 // (a discoverable credential); each sign-in raises the counter the verifier stores and rotates the
 // session; after the key is reported lost on the page its sign-in fails with the generic answer
 // and the audit log says why. No page violates the Content-Security-Policy meanwhile. With
-// JavaScript off the pages say what needs it, and show no dead button.
+// JavaScript off the pages say what needs it, and show no dead button. And the key sign-in spends
+// the same failure budget of the address as the password sign-in: over it, both answer 429.
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { plugInSecurityKey, recordCspViolations, screenshot, textOf, useChromium } from './helpers/browser.js';
 import { useServedVerifier, type ServedVerifier } from './helpers/served-verifier.js';
 import { newUser, registerKey, signIn } from './helpers/web-users.js';
 
-const served = useServedVerifier({ ipLimit: { failures: 1000 } }, { webauthn: true });
+// The address's failure budget is small, for the last test; the ones before it fail once.
+const BUDGET = 8;
+const served = useServedVerifier({ ipLimit: { failures: BUDGET } }, { webauthn: true });
 const browser = useChromium();
 const GENERIC = 'Invalid username, password, security token; or user locked out.';
 
@@ -124,5 +127,29 @@ describe('security keys on the pages', () => {
     await page.goto(`${current.url}/account/cards`);
     expect(await page.getByRole('button', { name: 'Register a security key' }).count()).toBe(0);
     expect(await textOf(page.getByText(/Registering a security key needs JavaScript/))).toContain('works without');
+  });
+
+  it('spends the address\'s failure budget like the password sign-in: over it, both are throttled', async () => {
+    const { current } = served;
+    const page = await (await browser.context()).newPage();
+    await page.goto(`${current.url}/account/sign-in`);
+    // Unknown usernames, each a counted failure, until the address is refused.
+    const csrf = (await page.locator('input[name="_csrf"]').first().getAttribute('value')) ?? '';
+    const statuses = await page.evaluate(async ([tries, csrf]: [number, string]) => {
+      const seen: Array<[number, string | null]> = [];
+      for (let i = 0; i < tries; i++) {
+        const response = await fetch('/account/sign-in/key/options', { method: 'POST', body: new URLSearchParams({ username: `nobody-${i}`, _csrf: csrf }) });
+        seen.push([response.status, response.headers.get('retry-after')]);
+      }
+      return seen;
+    }, [BUDGET, csrf] as [number, string]);
+    expect(statuses.map(([status]) => status)).toContain(401);
+    const [status, retryAfter] = statuses.at(-1)!;
+    expect(status).toBe(429);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    await page.getByLabel('Username').fill('kim');
+    await page.getByRole('button', { name: 'Sign in with a security key' }).click();
+    expect(await textOf(page.getByRole('alert').first())).toContain('Too many failed attempts');
+    expect(await signIn(page, current, { username: 'lee', password: 'correct horse battery' })).toBe(429);
   });
 });

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebIdentity, WebSession } from '../access/web-sessions.js';
 import type { Verifier } from '../verifier.js';
-import { UnauthorizedError } from '../errors.js';
+import { RateLimitedError, UnauthorizedError } from '../errors.js';
 import { formSchema, type FieldLengths } from './forms.js';
 import { describeError, redirectWith, render, renderError, type Notice, type PageData } from './render.js';
 import { demand, type ConsolePermission } from './roles.js';
@@ -94,6 +94,7 @@ export function scriptStep(web: FastifyInstance, path: string, definition: Scrip
     } catch (err) {
       const described = describeError(err);
       if (!described) throw err;
+      if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(described.status).type('application/json; charset=utf-8').send({ error: described.message });
     }
   });
