@@ -106,7 +106,7 @@ export class Verifier implements AsyncDisposable {
     this.credentials = new CredentialRegistry(ctx);
     this.challenges = new ChallengeService(ctx, this.#authenticator);
     this.temporaryPasswords = new TemporaryPasswords(ctx, this.#authenticator);
-    this.webSessions = new WebSessions(ctx, this.#authenticator, this.apiKeys);
+    this.webSessions = new WebSessions(ctx, this.#authenticator, this.apiKeys, this.challenges);
   }
 
   static async open(options: VerifierOptions): Promise<Verifier> {
@@ -164,7 +164,7 @@ export class Verifier implements AsyncDisposable {
     return this.#ctx.lockout;
   }
 
-  /** The relying party security keys are enrolled for and sign for (fixed for the verifier's life). */
+  /** The WebAuthn relying party security keys are bound to: its id, name, the origins it serves (fixed for the verifier's life). */
   get relyingParty(): RelyingParty {
     return this.#ctx.fido;
   }

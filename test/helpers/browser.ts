@@ -1,11 +1,12 @@
 // Real headless Chromium (Debian's, driven by playwright-core) for the web pages' tests: a fresh
 // user-data directory per file, pages that record every Content-Security-Policy violation, a
-// check for horizontal scrolling, and screenshots under .state/test-artifacts/web/.
+// check for horizontal scrolling, a virtual security key, and screenshots under
+// .state/test-artifacts/web/.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type CDPSession, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM = process.env.TOKENGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -14,7 +15,7 @@ export const ARTIFACTS = fileURLToPath(new URL('../../.state/test-artifacts/web/
 
 export interface Browser {
   /** A new browser context (its own cookies), pages recording CSP violations. */
-  context(options?: { width?: number; height?: number }): Promise<BrowserContext>;
+  context(options?: { width?: number; height?: number; javaScript?: boolean }): Promise<BrowserContext>;
 }
 
 /** One Chromium for the file, each context in a fresh user-data directory; all closed after the file. */
@@ -27,10 +28,10 @@ export function useChromium(): Browser {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   return {
-    async context({ width = 1280, height = 900 } = {}) {
+    async context({ width = 1280, height = 900, javaScript = true } = {}) {
       const dir = mkdtempSync(join(tmpdir(), 'tokengate-chromium-'));
       dirs.push(dir);
-      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width, height } });
+      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width, height }, javaScriptEnabled: javaScript });
       contexts.push(context);
       // Not a page script: Chromium runs it through the DevTools protocol, outside the page's CSP.
       await context.addInitScript({
@@ -39,6 +40,33 @@ export function useChromium(): Browser {
       return context;
     },
   };
+}
+
+/**
+ * Every CSP violation any page of the context reports from now on, across navigations (a form
+ * that navigates away takes its page's `window.__csp` with it): reported to the test over a binding.
+ */
+export async function recordCspViolations(context: BrowserContext): Promise<string[]> {
+  const seen: string[] = [];
+  await context.exposeFunction('__reportCsp', (violation: string) => void seen.push(violation));
+  await context.addInitScript({
+    content: "document.addEventListener('securitypolicyviolation', (e) => window.__reportCsp(e.documentURI + ': ' + e.violatedDirective + ' ' + e.blockedURI));",
+  });
+  return seen;
+}
+
+/**
+ * A virtual security key plugged into the page's tab (CDP WebAuthn.addVirtualAuthenticator: CTAP2
+ * over USB, resident keys, user verification that passes, touched automatically); it stays across
+ * navigations. The CDP session reads its credentials (WebAuthn.getCredentials).
+ */
+export async function plugInSecurityKey(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { cdp, authenticatorId };
 }
 
 /** The CSP violations the page has seen so far. */
@@ -71,8 +99,8 @@ interface AxNode {
 
 /**
  * What Chromium's accessibility tree (CDP Accessibility.getFullAXTree, the names a screen reader
- * hears) shows without a name: controls, links, images, landmarks. Not axe-core, which is not
- * installed here; the check it stands in for is the one that matters most on forms.
+ * hears) shows without a name: controls, links, images, landmarks. A quick check inside the
+ * other tests; axe-core's full one is test/web-accessibility.test.ts.
  */
 export async function unnamed(page: Page): Promise<string[]> {
   const cdp = await page.context().newCDPSession(page);

@@ -1,6 +1,7 @@
 // A running verifier for tests of its clients (the kiosk, the CLI): SQLite, mail to a real SMTP
 // peer, HTTP on loopback; started before the file's tests, closed after them. And a door's user
 // with an enrolled SoftHSM card (enrollDoorUser).
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { enrollToken, VerifierClient } from '../../src/client/index.js';
@@ -18,17 +19,33 @@ export interface ServedVerifier {
   readonly database: string;
 }
 
-/** `overrides`: the verifier's options beyond the test defaults (e.g. `fido`). */
-export function useServedVerifier(overrides: Partial<VerifierOptions> = {}): { readonly current: ServedVerifier } {
+/** A port nobody listens on just now (the kernel's pick), for a server whose origin must be known before it starts. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * `overrides`: the verifier's options beyond the test defaults (e.g. `fido`). `webauthn`: served
+ * at http://localhost:PORT, which is the relying party's one origin — a browser's WebAuthn needs a
+ * domain (not 127.0.0.1) in a secure context, which localhost is over plain HTTP.
+ */
+export function useServedVerifier(overrides: Partial<VerifierOptions> = {}, options: { webauthn?: boolean } = {}): { readonly current: ServedVerifier } {
   const engines = useStoreEngines(['sqlite']);
   let served: ServedVerifier | undefined;
   let app: FastifyInstance | undefined;
   beforeAll(async () => {
     const smtp = await startSmtpPeer();
     const database = await engines.newDatabase('sqlite');
-    const verifier = await openVerifier(database, smtp, overrides);
+    const port = options.webauthn ? await freePort() : 0;
+    const origin = `http://localhost:${port}`;
+    const verifier = await openVerifier(database, smtp, options.webauthn ? { ...overrides, fido: { rpId: 'localhost', origins: [origin] } } : overrides);
     app = await buildVerifierServer(verifier);
-    served = { verifier, smtp, database, url: await app.listen({ host: '127.0.0.1', port: 0 }) };
+    const url = await app.listen({ host: '127.0.0.1', port });
+    served = { verifier, smtp, database, url: options.webauthn ? origin : url };
   }, 60_000);
   afterAll(async () => {
     await app?.close();

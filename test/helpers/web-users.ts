@@ -1,6 +1,6 @@
 // People for the web pages' tests, on a served verifier: a user with their first token (read from
 // the mail, as they would), a card enrolled for them (a bare P-256 key), a login through the API,
-// and signing in on the page like someone at the keyboard.
+// and signing in and registering a security key on the page like someone at the keyboard.
 import { generateKeyPairSync } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import type { ServedVerifier } from './served-verifier.js';
@@ -41,7 +41,16 @@ export async function signIn(page: Page, served: ServedVerifier, user: { usernam
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password', { exact: true }).fill(user.password);
   if (user.token) await page.getByLabel(/^Security token/).fill(user.token);
-  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/sign-in') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/sign-in') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   await page.waitForLoadState();
   return response.status();
+}
+
+/** Registers the browser's (virtual) security key on My cards and security keys, as the signed-in user; waits for the answer. */
+export async function registerKey(page: Page, served: ServedVerifier, label: string, password: string): Promise<void> {
+  await page.goto(`${served.url}/account/cards`);
+  await page.getByLabel('Name for the key').fill(label);
+  await page.getByLabel('Current password').fill(password);
+  await Promise.all([page.waitForURL(/notice=key-registered/), page.getByRole('button', { name: 'Register a security key' }).click()]);
+  await page.waitForLoadState();
 }

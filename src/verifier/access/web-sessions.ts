@@ -1,5 +1,6 @@
 // Sessions for the web pages: a user's after a login (password + security token, checked by the
-// Authenticator like any login), or an API key's for the console (the key's scopes are its role).
+// Authenticator like any login; or a security key's WebAuthn answer, checked by the challenge
+// service's FIDO path like the API's), or an API key's for the console (the key's scopes are its role).
 // The cookie is 256 random bits; the store keeps only its keyed hash. A new sign-in always makes a
 // new session and ends the one the browser held (rotation); a session ends at sign-out, after 30
 // idle minutes or 12 hours, when its user can no longer log in (deactivated, frozen, deleted) or
@@ -11,6 +12,7 @@ import { RateLimitedError, UnauthorizedError } from '../errors.js';
 import { appendAudit } from '../store/audit.js';
 import { countIpFailure, ipFailures } from '../store/ip-failures.js';
 import { deleteExpiredWebSessions, deleteWebSession, findWebSession, insertWebSession, touchWebSession } from '../store/web-sessions.js';
+import type { ChallengeService, FidoChallengeResponse } from '../tokens/challenges.js';
 import type { ApiKeys, ApiKeyScope } from './api-keys.js';
 
 export const WEB_SESSION_IDLE_MS = 30 * 60_000;
@@ -35,6 +37,7 @@ export class WebSessions {
     private readonly ctx: VerifierContext,
     private readonly authenticator: Authenticator,
     private readonly apiKeys: ApiKeys,
+    private readonly challenges: ChallengeService,
   ) {}
 
   #hash(cookie: string): Buffer {
@@ -50,6 +53,16 @@ export class WebSessions {
   async signIn(request: LoginRequest, previous?: string): Promise<WebSession> {
     const result = await this.authenticator.login(request);
     return this.#start({ userId: result.userId }, request.clientIp, previous);
+  }
+
+  /**
+   * A security key's answer to a login challenge, checked as `POST /v1/fido/challenges/:id/response`
+   * checks it (challenge consumed once, the address's budget, the policy's password, the key's
+   * state, the signature, the counter compared and stored); then a new session for its user.
+   */
+  async signInWithKey(response: Omit<FidoChallengeResponse, 'purpose'>, previous?: string): Promise<WebSession> {
+    const result = await this.challenges.respondFido({ ...response, purpose: 'login' });
+    return this.#start({ userId: result.userId }, response.clientIp, previous);
   }
 
   /**

@@ -1,5 +1,6 @@
 // The self-service pages (/account): sign in and out, Reset My Security Token, change password,
-// named tokens, and the user's cards. Each change goes through the same library call as the API's
+// named tokens, and the user's cards and security keys (the security-key ceremonies are in
+// security-key-routes.ts). Each change goes through the same library call as the API's
 // (behind the current password, counted like a login); a reset that mails a new token or password
 // ends every session of the user, so the browser is sent to sign in again, told to check its mail.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -8,6 +9,7 @@ import type { Verifier } from '../verifier.js';
 import { optionalText } from './forms.js';
 import { redirectWith } from './render.js';
 import { action, form, identityOf, page, param, signedOut, signOutRoute, startSession, userPage } from './routing.js';
+import { keysServedHere, securityKeyRoutes } from './security-key-routes.js';
 
 export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
   const signedIn = (request: FastifyRequest) => (request.web?.session?.identity.kind === 'user' ? identityOf(request, 'user') : undefined);
@@ -16,7 +18,7 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
   const signIn = page(web, '/account/sign-in', {
     template: 'account/sign-in',
     guard: 'anyone',
-    load: async (request) => ({ title: 'Sign in', tokenLength: verifier.tokenLength, values: typed(request) }),
+    load: async (request) => ({ title: 'Sign in', tokenLength: verifier.tokenLength, values: typed(request), keys: keysServedHere(verifier, request), script: 'security-key' }),
   });
   action(web, '/account/sign-in', {
     required: ['username', 'password'],
@@ -85,7 +87,18 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
     return redirectWith(reply, '/account/tokens', 'token-revoked');
   });
 
-  const cards = userPage(web, '/account/cards', 'account/cards', 'My cards', async (username) => ({ credentials: await verifier.credentials.list(username) }));
+  const cards = page(web, '/account/cards', {
+    template: 'account/cards',
+    guard: 'user',
+    load: async (request) => ({
+      title: 'My cards and security keys',
+      credentials: await verifier.credentials.list(identityOf(request, 'user').username),
+      keys: keysServedHere(verifier, request),
+      keyOrigin: verifier.relyingParty.origins[0],
+      values: { label: form(request).label ?? '' },
+      script: 'security-key',
+    }),
+  });
   action(web, '/account/cards/:id/lost', {
     required: [],
     params: ['id'],
@@ -94,10 +107,12 @@ export function accountRoutes(web: FastifyInstance, verifier: Verifier): void {
     handle: async (request, reply) => {
       const { username } = identityOf(request, 'user');
       const credential = await verifier.credentials.get(param(request, 'id'));
-      // Someone else's card is answered like no card at all.
-      if (credential.username !== username) throw new CredentialNotFoundError('no such card of yours');
+      // Someone else's card or key is answered like none at all.
+      if (credential.username !== username) throw new CredentialNotFoundError('no such card or key of yours');
       await verifier.credentials.apply(username, credential.id, 'block', 'reported lost by its user');
       return redirectWith(reply, '/account/cards', 'reported-lost');
     },
   });
+
+  securityKeyRoutes(web, verifier, { signIn, cards });
 }

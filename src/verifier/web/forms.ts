@@ -6,15 +6,18 @@ import { MAX_TOKEN_LENGTH } from '../accounts/security-token.js';
 
 const text = { type: 'string', maxLength: PASSWORD_MAX_LENGTH + MAX_TOKEN_LENGTH } as const;
 
+/** Field name → its longest value, for the fields longer than a password and token (a security key's answer). */
+export type FieldLengths = Readonly<Record<string, number>>;
+
 /** An object of text fields: `required` must be present (they may be empty: the checks behind say why). */
-export function fields(required: readonly string[], optional: readonly string[] = []) {
-  const properties = Object.fromEntries([...required, ...optional, '_csrf'].map((name) => [name, text]));
+export function fields(required: readonly string[], optional: readonly string[] = [], lengths: FieldLengths = {}) {
+  const properties = Object.fromEntries([...required, ...optional, '_csrf'].map((name) => [name, lengths[name] === undefined ? text : { type: 'string', maxLength: lengths[name] }]));
   return { type: 'object', additionalProperties: false, required: [...required], properties } as const;
 }
 
 /** A route's schema for a form POST. */
-export function formSchema(required: readonly string[], optional: readonly string[] = []) {
-  return { schema: { hide: true, body: fields(required, optional) } };
+export function formSchema(required: readonly string[], optional: readonly string[] = [], lengths: FieldLengths = {}) {
+  return { schema: { hide: true, body: fields(required, optional, lengths) } };
 }
 
 /** Reads an optional text field: undefined when absent or empty. */

@@ -1,6 +1,7 @@
 // The verifier's web pages, served by the verifier itself: self-service under /account, the
 // admin and helpdesk console under /console, a stylesheet under /assets. Server-rendered (Eta
-// templates through @fastify/view), no script, no CDN. Everything here lives in its own Fastify
+// templates through @fastify/view), no CDN; one small script of our own (assets/security-key.js)
+// does the browser's half of WebAuthn, and every page works without it except for that. Everything here lives in its own Fastify
 // scope, so the JSON API keeps its JSON-only parser, its errors and its headers. In that scope:
 //   - helmet's headers with a strict Content-Security-Policy: nothing inline, nothing from elsewhere;
 //   - form bodies (application/x-www-form-urlencoded), checked against a schema like the API's;
@@ -27,7 +28,7 @@ import { csrfBinding, resolveSessions } from './session-cookies.js';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-/** The Content-Security-Policy of every page: our own stylesheet (and, later, script), nothing inline. */
+/** The Content-Security-Policy of every page: our own stylesheet and script, nothing inline. */
 export const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'none'"],
   scriptSrc: ["'self'"],

@@ -14,7 +14,8 @@ export const NOTICES = {
     'Check your email: your new security token is on its way to the address on your profile. The old one stopped working just now, and you were signed out everywhere — sign in with the new one.',
   'password-changed': 'Your password is changed. Your security token was reset too: check your email for the new one, then sign in again.',
   'reported-lost':
-    'The card is blocked: it no longer works anywhere, and kiosks refuse it as soon as they next fetch the blocklist. Until a new one arrives, the helpdesk can give you a temporary password: with your own password and that one you can sign in (it is valid for 10 days unless they say otherwise).',
+    'It is blocked: it no longer works anywhere, and kiosks refuse it as soon as they next fetch the blocklist. Until a new one arrives, the helpdesk can give you a temporary password: with your own password and that one you can sign in (it is valid for 10 days unless they say otherwise).',
+  'key-registered': 'Your security key is registered: you can sign in with it now.',
   'token-revoked': 'The token is revoked: logins that use it now fail.',
   done: 'Done.',
   'user-created': 'The user is created; their first security token is on its way by mail.',

@@ -6,9 +6,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebIdentity, WebSession } from '../access/web-sessions.js';
 import type { Verifier } from '../verifier.js';
-import { UnauthorizedError } from '../errors.js';
-import { formSchema } from './forms.js';
-import { redirectWith, render, renderError, type Notice, type PageData } from './render.js';
+import { RateLimitedError, UnauthorizedError } from '../errors.js';
+import { formSchema, type FieldLengths } from './forms.js';
+import { describeError, redirectWith, render, renderError, type Notice, type PageData } from './render.js';
 import { demand, type ConsolePermission } from './roles.js';
 import { clearSessionCookie, sessionCookie, setSessionCookie, type Area } from './session-cookies.js';
 
@@ -51,23 +51,51 @@ export interface Action {
   readonly guard: Guard;
   /** Path parameters (names; each at most 64 characters). */
   readonly params?: readonly string[];
+  /** Fields that may be longer than a password and token. */
+  readonly lengths?: FieldLengths;
   /** The page shown again, with the reason, when the action is refused. */
   readonly page: Page;
   readonly handle: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
 
-export function action(web: FastifyInstance, path: string, definition: Action): void {
-  const { schema } = formSchema(definition.required, definition.optional);
+function postOptions(definition: Pick<Action, 'required' | 'optional' | 'params' | 'lengths' | 'guard'>) {
+  const { schema } = formSchema(definition.required, definition.optional, definition.lengths);
   const params = definition.params && {
     type: 'object',
     required: [...definition.params],
     properties: Object.fromEntries(definition.params.map((name) => [name, { type: 'string', maxLength: 64 }])),
   };
-  web.post(path, { schema: { ...schema, ...(params ? { params } : {}) }, preHandler: guardHandler(definition.guard) }, async (request, reply) => {
+  return { schema: { ...schema, ...(params ? { params } : {}) }, preHandler: guardHandler(definition.guard) };
+}
+
+export function action(web: FastifyInstance, path: string, definition: Action): void {
+  web.post(path, postOptions(definition), async (request, reply) => {
     try {
       return await definition.handle(request, reply);
     } catch (err) {
       return renderError(request, reply, err, definition.page.template, await definition.page.load(request));
+    }
+  });
+}
+
+export interface ScriptStep extends Pick<Action, 'required' | 'optional' | 'guard'> {
+  readonly handle: (request: FastifyRequest) => Promise<object>;
+}
+
+/**
+ * A step a page's script takes before its form is sent (a security key's WebAuthn options): a
+ * form POST, CSRF-checked and guarded like the others, answered with JSON — a refusal as
+ * `{ error }` with the sentence a page would show, and the same status.
+ */
+export function scriptStep(web: FastifyInstance, path: string, definition: ScriptStep): void {
+  web.post(path, postOptions(definition), async (request, reply) => {
+    try {
+      return reply.type('application/json; charset=utf-8').send(await definition.handle(request));
+    } catch (err) {
+      const described = describeError(err);
+      if (!described) throw err;
+      if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterSeconds));
+      return reply.code(described.status).type('application/json; charset=utf-8').send({ error: described.message });
     }
   });
 }
