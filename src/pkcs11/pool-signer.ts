@@ -3,9 +3,9 @@
 // to worker threads (sign-workers.ts) that sign in batches. The sessions are session-set.ts's.
 import { SessionClosedError } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
-import { finishSignature, prepareSignature, type SignOptions } from './signing.js';
+import { finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';
 import { signOn } from './session-signing.js';
-import { SignWorkers } from './sign-workers.js';
+import { SignWorkers, type SignJob } from './sign-workers.js';
 import { POOL_CLOSED, type SessionSet } from './session-set.js';
 
 export class PoolSigner {
@@ -34,7 +34,41 @@ export class PoolSigner {
    * Signs a challenge with a private key of the token. Calls alone sign on one of the set's
    * sessions; concurrent calls go to the signing workers in batches.
    */
-  async sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
+  sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
+    // The common case of a busy pool (others under way, the key already found, the sessions
+    // usable) goes straight to the workers as one promise chain: at tens of thousands of calls a
+    // second, every async layer and its promise is a measurable share of the main thread's work.
+    const sessions = this.#sessions;
+    const workers = this.#workers;
+    if (this.#signing === 0 || !workers || workers.size === 0 || !sessions.usable) return this.#sign(key, challenge, options, 0);
+    const resolved = sessions.foundKey(key);
+    if (!resolved || resolved.alwaysAuthenticate) return this.#sign(key, challenge, options, 0);
+    const generation = sessions.generation;
+    let prepared: PreparedSignature;
+    try {
+      // A token blocked while the pool runs (the blocklist refreshed) signs nothing more.
+      sessions.admit();
+      prepared = prepareSignature(resolved, challenge, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#signing++;
+    return workers.sign(workJob(resolved, prepared)).then(
+      (output) => {
+        this.#signing--;
+        return finishSignature(prepared, output);
+      },
+      (err: unknown) => {
+        this.#signing--;
+        // As the general path does: a session lost to re-insertion is replaced and the call retried once.
+        const explained = sessions.explain(err);
+        if (!sessions.retry(explained, 0, generation)) throw explained;
+        return this.#sign(key, challenge, options, 1);
+      },
+    );
+  }
+
+  async #sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions, firstAttempt: number): Promise<Buffer> {
     // One flat loop rather than the set's use(): on this path every extra async layer shows up in
     // single-signature latency (bench/sign.ts measures it against pkcs11js).
     const sessions = this.#sessions;
@@ -42,7 +76,7 @@ export class PoolSigner {
     sessions.admit();
     this.#signing++;
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = firstAttempt; ; attempt++) {
         if (!sessions.usable) await sessions.ready();
         const generation = sessions.generation;
         try {
@@ -54,7 +88,7 @@ export class PoolSigner {
           // thread hop each way); in company, worker batches win. A key that needs a
           // context-specific login (a PIN per signature) always signs here: PINs stay here.
           if (workers && workers.size > 0 && this.#signing > 1 && !resolved.alwaysAuthenticate) {
-            return await this.#signOnWorker(workers, resolved, challenge, options);
+            return await this.#signOnWorker(workers, resolved, prepareSignature(resolved, challenge, options));
           }
           // Checked here too: close() may have begun while the key was looked up.
           if (sessions.closed) throw new SessionClosedError(POOL_CLOSED);
@@ -84,19 +118,15 @@ export class PoolSigner {
     }
   }
 
-  async #signOnWorker(workers: SignWorkers, key: TokenKey, challenge: Uint8Array | string, options: SignOptions): Promise<Buffer> {
-    const prepared = prepareSignature(key, challenge, options);
+  async #signOnWorker(workers: SignWorkers, key: TokenKey, prepared: PreparedSignature): Promise<Buffer> {
     try {
-      const output = await workers.sign({
-        key: key.handle,
-        mechanism: prepared.mechanism,
-        mechanismId: prepared.algorithm,
-        input: prepared.input,
-        outputLength: prepared.outputLength,
-      });
-      return finishSignature(prepared, output);
+      return finishSignature(prepared, await workers.sign(workJob(key, prepared)));
     } catch (err) {
       throw this.#sessions.explain(err);
     }
   }
+}
+
+function workJob(key: TokenKey, prepared: PreparedSignature): SignJob {
+  return { key: key.handle, mechanism: prepared.mechanism, mechanismId: prepared.algorithm, input: prepared.input, outputLength: prepared.outputLength };
 }

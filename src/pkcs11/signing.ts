@@ -1,6 +1,6 @@
 // Signing on the token: which mechanism an algorithm (src/algorithms/) takes, what the host hashes
 // first, how big the output is, and how the result is encoded.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ECDSA_HASH, rawToDer, SIGNATURE_ALGORITHMS, toBuffer, type SignatureAlgorithm, type SignatureFormat } from '../algorithms/signature.js';
 import type { RsaPSS as RsaPssParams } from 'pkcs11js';
 import { pkcs11js, type RawMechanism } from './binding.js';
@@ -23,6 +23,16 @@ export interface PreparedSignature {
   algorithm: SignatureAlgorithm;
   format: SignatureFormat;
 }
+
+// One frozen object per mechanism, made once: pkcs11js only reads them, and a signature that
+// builds its mechanism afresh pays for the allocation (and its collection) on every call.
+const ECDSA: RawMechanism = Object.freeze({ mechanism: pkcs11js.CKM_ECDSA });
+const RSA_PKCS1_SHA256: RawMechanism = Object.freeze({ mechanism: pkcs11js.CKM_SHA256_RSA_PKCS });
+const RSA_PSS_SHA256: RawMechanism = Object.freeze({
+  mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
+  parameter: Object.freeze({ type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, saltLen: 32 } as RsaPssParams),
+});
+const EDDSA: RawMechanism = Object.freeze({ mechanism: CKM_EDDSA });
 
 export function defaultAlgorithm(key: Pick<TokenKey, 'keyType' | 'curve'>): SignatureAlgorithm {
   if (key.keyType === 'rsa') return 'RSA-PKCS1-SHA256';
@@ -50,27 +60,19 @@ export function prepareSignature(key: TokenKey, challenge: Uint8Array | string, 
     case 'ECDSA-SHA256':
     case 'ECDSA-SHA384':
       return {
-        mechanism: { mechanism: pkcs11js.CKM_ECDSA },
-        input: createHash(ECDSA_HASH[algorithm]).update(data).digest(),
+        mechanism: ECDSA,
+        // The one-shot hash: no Hash object per signature.
+        input: hash(ECDSA_HASH[algorithm], data, 'buffer'),
         outputLength: 2 * curveSpec(key.curve!).size,
         algorithm,
         format,
       };
     case 'RSA-PKCS1-SHA256':
-      return { mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, input: data, outputLength: key.modulusBits! / 8, algorithm, format };
+      return { mechanism: RSA_PKCS1_SHA256, input: data, outputLength: key.modulusBits! / 8, algorithm, format };
     case 'RSA-PSS-SHA256':
-      return {
-        mechanism: {
-          mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
-          parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, saltLen: 32 } as RsaPssParams,
-        },
-        input: data,
-        outputLength: key.modulusBits! / 8,
-        algorithm,
-        format,
-      };
+      return { mechanism: RSA_PSS_SHA256, input: data, outputLength: key.modulusBits! / 8, algorithm, format };
     case 'Ed25519':
-      return { mechanism: { mechanism: CKM_EDDSA }, input: data, outputLength: 64, algorithm, format };
+      return { mechanism: EDDSA, input: data, outputLength: 64, algorithm, format };
   }
 }
 
