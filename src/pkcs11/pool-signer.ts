@@ -3,7 +3,7 @@
 // to worker threads (sign-workers.ts) that sign in batches. The sessions are session-set.ts's.
 import { SessionClosedError } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
-import { finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';
+import { DEFAULT_SIGN_OPTIONS, finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';
 import { signOn } from './session-signing.js';
 import { SignWorkers, type SignJob } from './sign-workers.js';
 import { POOL_CLOSED, type SessionSet } from './session-set.js';
@@ -34,7 +34,7 @@ export class PoolSigner {
    * Signs a challenge with a private key of the token. Calls alone sign on one of the set's
    * sessions; concurrent calls go to the signing workers in batches.
    */
-  sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
+  sign(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = DEFAULT_SIGN_OPTIONS): Promise<Buffer> {
     // The common case of a busy pool (others under way, the key already found, the sessions
     // usable) goes straight to the workers as one promise chain: at tens of thousands of calls a
     // second, every async layer and its promise is a measurable share of the main thread's work.

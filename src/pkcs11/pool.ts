@@ -9,7 +9,7 @@ import { PoolSigner } from './pool-signer.js';
 import type { PublicKey } from './public-key.js';
 import { checkPin, type Session, type UserType } from './session.js';
 import { SessionSet } from './session-set.js';
-import type { SignOptions } from './signing.js';
+import { DEFAULT_SIGN_OPTIONS, type SignOptions } from './signing.js';
 import { workerCount } from './sign-workers.js';
 import type { Token } from './token.js';
 import type { TokenAdmission } from './admission.js';
@@ -79,7 +79,7 @@ export class SessionPool implements AsyncDisposable {
    * Signs a challenge with a private key of the token. Calls alone sign on one of the pool's
    * sessions; concurrent calls go to the signing workers in batches.
    */
-  signChallenge(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = {}): Promise<Buffer> {
+  signChallenge(key: ObjectRef | TokenKey, challenge: Uint8Array | string, options: SignOptions = DEFAULT_SIGN_OPTIONS): Promise<Buffer> {
     // Not async: a second async layer on the signing path shows in single-signature latency.
     return this.#signer.sign(key, challenge, options);
   }
