@@ -58,12 +58,13 @@ interface Pending {
 }
 
 // A batch should take some milliseconds: long enough that one message costs little per signature,
-// short enough that a slow mechanism (RSA) does not hold many callers back. The cost per item is
+// short enough that a slow mechanism (RSA) does not hold many callers back. Each batch costs the
+// event loop some 200 µs of CPU on a shared 2-CPU VM (wake-ups, a message each way); the cost per item is
 // measured in wall time, which a busy machine stretches: at 4 ms an RSA-2048 batch shrank to 1.5
-// items and the event loop spent 75–100 µs of CPU per signature on messages; at 16 ms, 5 items
-// and 48–56 µs (128 callers, /proc/thread-self/schedstat). A queue that short gets smaller
-// batches anyway (it is shared among the workers' free slots).
-const BATCH_TARGET_MS = 16;
+// items and the event loop spent 60–100 µs of CPU per signature; at 32 ms, 23–25 items and
+// 13–14 µs (P-384: 72–93 → 15–20 µs; 128 callers, /proc/thread-self/schedstat). A short queue
+// gets smaller batches anyway: it is shared among the workers' free slots.
+const BATCH_TARGET_MS = 32;
 const MAX_BATCH = 256;
 // Batches sent ahead per worker: the next one is already waiting when the current one ends, so
 // a worker never idles for a round trip through the event loop.
