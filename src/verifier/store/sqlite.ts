@@ -3,7 +3,8 @@
 // SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
 // Writes through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
 // in a worker thread (sqlite-checkpointer.ts): one relaxed commit per turn, and no checkpoint, on
-// the event loop. The file and its -wal/-shm are created owner-only (sqlite-file.ts).
+// the event loop; while the worker rewinds the WAL, new write transactions wait for it. The file
+// and its -wal/-shm are created owner-only (sqlite-file.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
@@ -133,6 +134,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
     return this.#enqueue(async () => {
+      await this.#shared.checkpointer?.writable();
       this.#flush();
       if (this.#relaxedView) return work();
       this.db.pragma('synchronous = FULL');
@@ -150,8 +152,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
    */
   async #batched<T>(sql: string, execute: () => T): Promise<T> {
     const shared = this.#shared;
-    const { value, batch } = await this.#enqueue(() => {
-      if (this.statement(sql).readonly) return { value: execute(), batch: undefined };
+    const write = () => {
       if (!shared.batch?.open) {
         const batch = (shared.batch = WriteBatch.begin(this.db));
         setImmediate(() => {
@@ -161,6 +162,12 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       }
       const batch = shared.batch;
       return { value: batch.add(execute), batch };
+    };
+    const { value, batch } = await this.#enqueue(() => {
+      if (this.statement(sql).readonly) return { value: execute(), batch: undefined };
+      // A new batch waits while the checkpointer rewinds the WAL (sqlite-checkpointer.ts).
+      const held = shared.batch?.open ? undefined : shared.checkpointer?.writable();
+      return held ? held.then(write) : write();
     });
     if (batch) await batch.committed;
     return value;
