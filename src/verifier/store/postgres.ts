@@ -6,9 +6,9 @@ import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 type Params = readonly SqlValue[];
 
 const INT8 = 20;
+const int8 = (value: string) => Number(value);
 const types = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: string) => (oid === INT8 ? int8 : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
 };
 
 /** `?` to `$1`, `$2`, …; the schema's SQL never has a `?` inside a string literal. */
@@ -24,13 +24,13 @@ function values(params: Params): unknown[] {
 // Every statement is prepared once per connection, under a name: PostgreSQL then skips parsing and
 // planning it again, which is most of its work for our small statements (~40% more challenge
 // logins per second). The texts are the code's own, a fixed set.
-const statementNames = new Map<string, string>();
+const statementNames = new Map<string, { name: string; text: string }>();
 let nextName = 0;
 
 function prepared(sql: string, params: Params): pg.QueryConfig {
-  let name = statementNames.get(sql);
-  if (!name) statementNames.set(sql, (name = `tg${nextName++}`));
-  return { name, text: numbered(sql), values: values(params) };
+  let statement = statementNames.get(sql);
+  if (!statement) statementNames.set(sql, (statement = { name: `tg${nextName++}`, text: numbered(sql) }));
+  return { name: statement.name, text: statement.text, values: values(params) };
 }
 
 /** "cached plan must not change result type": a table changed (another instance migrated it). */
