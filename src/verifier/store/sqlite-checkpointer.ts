@@ -63,7 +63,14 @@ export class WalCheckpointer {
     this.#worker = new Worker(WORKER, { eval: true, workerData });
     // A process may end without closing its store: the checkpointer must not keep it alive.
     this.#worker.unref();
-    this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#exited = new Promise((resolve) =>
+      this.#worker.once('exit', () => {
+        // A worker that died holding writers back must not leave them waiting on every batch.
+        Atomics.store(this.#hold, 0, 0);
+        Atomics.notify(this.#hold, 0);
+        resolve();
+      }),
+    );
     // A failing checkpointer costs only the WAL's size (the last connection to close checkpoints).
     this.#worker.on('error', () => undefined);
   }
