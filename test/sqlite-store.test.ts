@@ -106,6 +106,20 @@ describe('SQLite WAL checkpoints (in a worker thread)', () => {
     expect(countSeenElsewhere()).toBe(1000);
   });
 
+  it('under steady writes the WAL is rewound, not grown without end', async () => {
+    // ~200 KB every few ms (a busy server's pace, and more) for 1.5 s and 30 MB, several
+    // checkpoint ticks: a WAL never rewound would be as large as everything written.
+    const start = Date.now();
+    let written = 0;
+    for (let batch = 0; (written < 30_000_000 || Date.now() - start < 1_500) && Date.now() - start < 20_000; batch++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => db.relaxed.run('INSERT OR REPLACE INTO items (id, label) VALUES (?, ?)', [batch * 50 + i, 'z'.repeat(4000)])));
+      written += 50 * 4096;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(written).toBeGreaterThanOrEqual(30_000_000);
+    expect(statSync(`${path}-wal`).size).toBeLessThan(written / 2);
+  });
+
   it('closing checkpoints what is left and removes the WAL', async () => {
     await Promise.all(Array.from({ length: 200 }, (_, i) => db.relaxed.run('INSERT INTO items (id, label) VALUES (?, ?)', [i + 1, 'y'.repeat(2000)])));
     observer.close();

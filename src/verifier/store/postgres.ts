@@ -2,13 +2,14 @@
 // come back as numbers, not strings; `?` placeholders become `$n`.
 import pg from 'pg';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
+import { PipelinedClients } from './postgres-pipeline.js';
 
 type Params = readonly SqlValue[];
 
 const INT8 = 20;
+const int8 = (value: string) => Number(value);
 const types = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: string) => (oid === INT8 ? int8 : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
 };
 
 /** `?` to `$1`, `$2`, …; the schema's SQL never has a `?` inside a string literal. */
@@ -24,20 +25,28 @@ function values(params: Params): unknown[] {
 // Every statement is prepared once per connection, under a name: PostgreSQL then skips parsing and
 // planning it again, which is most of its work for our small statements (~40% more challenge
 // logins per second). The texts are the code's own, a fixed set.
-const statementNames = new Map<string, string>();
+const statementNames = new Map<string, { name: string; text: string }>();
 let nextName = 0;
 
 function prepared(sql: string, params: Params): pg.QueryConfig {
-  let name = statementNames.get(sql);
-  if (!name) statementNames.set(sql, (name = `tg${nextName++}`));
-  return { name, text: numbered(sql), values: values(params) };
+  let statement = statementNames.get(sql);
+  if (!statement) statementNames.set(sql, (statement = { name: `tg${nextName++}`, text: numbered(sql) }));
+  return { name: statement.name, text: statement.text, values: values(params) };
 }
+
+/** Pipelined connections of a relaxed view: a few, so one slow statement holds up few others. */
+const PIPELINED_CONNECTIONS = 4;
 
 /** "cached plan must not change result type": a table changed (another instance migrated it). */
 const STALE_PLAN = '0A000';
 
+/** The pool, a pooled client inside a transaction, or the pipelined connections. */
+interface Queryable {
+  query(config: pg.QueryConfig): Promise<pg.QueryResult>;
+}
+
 class PostgresExecutor implements SqlExecutor {
-  constructor(protected readonly client: pg.Pool | pg.PoolClient) {}
+  constructor(protected readonly client: Queryable) {}
 
   protected async query(sql: string, params: Params): Promise<pg.QueryResult> {
     try {
@@ -45,7 +54,7 @@ class PostgresExecutor implements SqlExecutor {
     } catch (err) {
       // Outside a transaction, prepare it again under a new name; inside one, the transaction
       // has failed already and its caller decides.
-      if ((err as { code?: string }).code !== STALE_PLAN || !(this.client instanceof pg.Pool)) throw err;
+      if ((err as { code?: string }).code !== STALE_PLAN || !(this.client instanceof pg.Pool || this.client instanceof PipelinedClients)) throw err;
       statementNames.delete(sql);
       return this.client.query(prepared(sql, params));
     }
@@ -72,15 +81,20 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
   readonly #url: string;
   readonly #maxConnections: number;
   readonly #isRelaxed: boolean;
+  readonly #pipelined: PipelinedClients | undefined;
   #relaxed: PostgresDatabase | undefined;
   #closed = false;
 
   private constructor(url: string, maxConnections: number, relaxed: boolean) {
     // Relaxed connections commit without waiting for the WAL flush (synchronous_commit = off).
-    const pool = new pg.Pool({ connectionString: url, max: maxConnections, types, ...(relaxed ? { options: '-c synchronous_commit=off' } : {}) });
+    const config = { connectionString: url, types, ...(relaxed ? { options: '-c synchronous_commit=off' } : {}) };
+    const pool = new pg.Pool({ ...config, max: maxConnections });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
-    super(pool);
+    // The relaxed view's statements outside transactions (the logins') go pipelined (postgres-pipeline.ts).
+    const pipelined = relaxed ? new PipelinedClients(config, PIPELINED_CONNECTIONS) : undefined;
+    super(pipelined ?? pool);
+    this.#pipelined = pipelined;
     this.#pool = pool;
     this.#url = url;
     this.#maxConnections = maxConnections;
@@ -122,6 +136,7 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
     if (this.#closed) return;
     this.#closed = true;
     await this.#relaxed?.close();
+    await this.#pipelined?.end();
     await this.#pool.end();
   }
 

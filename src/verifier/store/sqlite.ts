@@ -3,7 +3,8 @@
 // SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
 // Writes through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
 // in a worker thread (sqlite-checkpointer.ts): one relaxed commit per turn, and no checkpoint, on
-// the event loop. The file and its -wal/-shm are created owner-only (sqlite-file.ts).
+// the event loop; while the worker rewinds the WAL, new write transactions wait for it. The file
+// and its -wal/-shm are created owner-only (sqlite-file.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
@@ -17,17 +18,41 @@ type Params = readonly SqlValue[];
 
 // Compiled once per SQL text and connection: preparing costs more than running most of our
 // statements. The texts are the code's own (a fixed set), so a cache stays small.
-const statementCaches = new WeakMap<BetterSqlite3.Database, Map<string, Statement>>();
+// A statement that returns rows runs in raw mode (arrays) and its rows are made into objects
+// here: better-sqlite3 builds each row's object in C++, looking every column name up in V8's
+// string table each time, a third of a read's cost; the names kept once here cost nothing.
+interface Prepared {
+  readonly statement: Statement;
+  /** Column names of a statement that returns rows (in raw mode); undefined for the others. */
+  readonly columns: readonly string[] | undefined;
+}
+
+const statementCaches = new WeakMap<BetterSqlite3.Database, Map<string, Prepared>>();
+
+function prepare(db: BetterSqlite3.Database, sql: string): Prepared {
+  const statement = db.prepare(sql);
+  if (!statement.reader) return { statement, columns: undefined };
+  const columns = statement.columns().map((c) => c.name);
+  statement.raw(true);
+  return { statement, columns };
+}
+
+/** A raw row as better-sqlite3 would have made it: a later column of the same name wins. */
+function rowObject<T>(columns: readonly string[], values: readonly unknown[]): T {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i];
+  return row as T;
+}
 
 class SqliteExecutor implements SqlExecutor {
   constructor(protected readonly db: BetterSqlite3.Database) {}
 
-  protected statement(sql: string): Statement {
+  protected prepared(sql: string): Prepared {
     let cache = statementCaches.get(this.db);
     if (!cache) statementCaches.set(this.db, (cache = new Map()));
-    let statement = cache.get(sql);
-    if (!statement) cache.set(sql, (statement = this.db.prepare(sql)));
-    return statement;
+    let prepared = cache.get(sql);
+    if (!prepared) cache.set(sql, (prepared = prepare(this.db, sql)));
+    return prepared;
   }
 
   async all<T>(sql: string, params: Params = []): Promise<T[]> {
@@ -43,15 +68,19 @@ class SqliteExecutor implements SqlExecutor {
   }
 
   protected allNow<T>(sql: string, params: Params): T[] {
-    return this.statement(sql).all(...params) as T[];
+    const { statement, columns } = this.prepared(sql);
+    const rows = statement.all(...params) as unknown[];
+    return columns ? rows.map((values) => rowObject<T>(columns, values as unknown[])) : (rows as T[]);
   }
 
   protected getNow<T>(sql: string, params: Params): T | undefined {
-    return this.statement(sql).get(...params) as T | undefined;
+    const { statement, columns } = this.prepared(sql);
+    const values = statement.get(...params) as unknown[] | undefined;
+    return columns && values ? rowObject<T>(columns, values) : (values as T | undefined);
   }
 
   protected runNow(sql: string, params: Params): RunResult {
-    const statement = this.statement(sql);
+    const { statement } = this.prepared(sql);
     // A statement with RETURNING must be stepped like a query.
     if (statement.reader) return { changes: statement.all(...params).length };
     return { changes: statement.run(...params).changes };
@@ -133,6 +162,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
     return this.#enqueue(async () => {
+      await this.#shared.checkpointer?.writable();
       this.#flush();
       if (this.#relaxedView) return work();
       this.db.pragma('synchronous = FULL');
@@ -150,8 +180,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
    */
   async #batched<T>(sql: string, execute: () => T): Promise<T> {
     const shared = this.#shared;
-    const { value, batch } = await this.#enqueue(() => {
-      if (this.statement(sql).readonly) return { value: execute(), batch: undefined };
+    const write = () => {
       if (!shared.batch?.open) {
         const batch = (shared.batch = WriteBatch.begin(this.db));
         setImmediate(() => {
@@ -161,6 +190,12 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       }
       const batch = shared.batch;
       return { value: batch.add(execute), batch };
+    };
+    const { value, batch } = await this.#enqueue(() => {
+      if (this.prepared(sql).statement.readonly) return { value: execute(), batch: undefined };
+      // A new batch waits while the checkpointer rewinds the WAL (sqlite-checkpointer.ts).
+      const held = shared.batch?.open ? undefined : shared.checkpointer?.writable();
+      return held ? held.then(write) : write();
     });
     if (batch) await batch.committed;
     return value;

@@ -14,7 +14,6 @@
 //  7. the signature, counted on the credential with the same lockout rules as passwords.
 // Every failure answers InvalidCredentialsError, except a missing password: PasswordRequiredError
 // (its class says why that tells nothing new). The reason goes to the audit log.
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { Authenticator } from '../accounts/authenticator.js';
 import { checkSecret } from '../accounts/secret-text.js';
 import type { VerifierContext } from '../context.js';
@@ -41,6 +40,7 @@ import {
 import { budgetOf, countIpFailure, type IpBudget, ipFailures } from '../store/ip-failures.js';
 import { canonicalUsername, findUser, type UserRow } from '../store/users.js';
 import type { SignatureAlgorithm, SignatureFormat } from '../../algorithms/signature.js';
+import { newChallenge, newChallengeId } from './challenge-ids.js';
 import { challengePolicyFor, type ChallengePolicy } from './policy.js';
 
 export type CredentialSelector = { readonly id: string } | { readonly serial: string } | { readonly fingerprint: string };
@@ -184,7 +184,7 @@ export class ChallengeService {
       this.#lastPurge = now;
       await purgeChallenges(ctx.db.relaxed, now - KEEP_SPENT_MS);
     }
-    const candidate = { id: randomUUID(), purpose: request.purpose, challenge: randomBytes(32).toString('base64url'), expiresAt: now + ctx.challengeTtlMs, createdAt: now };
+    const candidate = { id: newChallengeId(now), purpose: request.purpose, challenge: newChallenge(), expiresAt: now + ctx.challengeTtlMs, createdAt: now };
     // The credential, its user and the address's failure budget in one read (which, on
     // PostgreSQL, also stores the challenge when they allow it); without a username (a kiosk
     // knows only the token), the credential says whose it is.
@@ -362,7 +362,7 @@ export class ChallengeService {
       throw new CredentialStateError(`this security key is ${keys[0]!.status}`);
     }
     const policy = user ? await challengePolicyFor(ctx, user, request.clientIp, ctx.rangePolicies) : undefined;
-    const challenge = { id: randomUUID(), challenge: randomBytes(32).toString('base64url'), expiresAt: now + ctx.challengeTtlMs };
+    const challenge = { id: newChallengeId(now), challenge: newChallenge(), expiresAt: now + ctx.challengeTtlMs };
     await insertFidoChallenge(db, {
       ...challenge,
       ceremony: 'get',

@@ -24,13 +24,19 @@ export async function rangePolicies(db: SqlExecutor): Promise<Array<{ cidr: stri
  * challenge, changed rarely (a change takes up to a second to apply everywhere).
  */
 export class RangePolicyCache {
-  #ranges: Array<{ cidr: string; policy: ChallengePolicy }> | undefined;
+  #ranges: Promise<Array<{ cidr: string; policy: ChallengePolicy }>> | undefined;
   #readAt = 0;
 
-  async get(db: SqlExecutor): Promise<Array<{ cidr: string; policy: ChallengePolicy }>> {
+  /** One read for all who ask while it runs (every login of that moment would otherwise read too). */
+  get(db: SqlExecutor): Promise<Array<{ cidr: string; policy: ChallengePolicy }>> {
     if (!this.#ranges || Date.now() - this.#readAt > 1_000) {
-      this.#ranges = await rangePolicies(db);
+      const ranges = rangePolicies(db);
+      this.#ranges = ranges;
       this.#readAt = Date.now();
+      // A failed read is not kept: the next caller reads again.
+      ranges.catch(() => {
+        if (this.#ranges === ranges) this.#ranges = undefined;
+      });
     }
     return this.#ranges;
   }
