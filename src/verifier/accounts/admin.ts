@@ -8,6 +8,7 @@ import { isLocked } from '../policy/lockout.js';
 import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
 import { deleteToken, deleteTokensOf, tokensOf } from '../store/security-tokens.js';
+import { countUsers, searchUsers, type UserSearch } from '../store/user-search.js';
 import { endSessionsOf } from '../store/web-sessions.js';
 import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
 import { checkChallengePolicy, userChallengePolicy, type ChallengePolicy } from '../tokens/policy.js';
@@ -106,6 +107,17 @@ export class AccountAdmin {
   async list(): Promise<UserView[]> {
     const users = await listUsers(this.ctx.db);
     return Promise.all(users.map((u) => this.#view(this.ctx.db, u)));
+  }
+
+  /** One page of the users whose username (or, with an `@`, email address) starts with `search.text`. */
+  async search(search: UserSearch): Promise<{ users: UserView[]; next: string | undefined; previous: string | undefined }> {
+    const page = await searchUsers(this.ctx.db, { ...search, limit: Math.min(Math.max(Math.trunc(search.limit), 1), 1000) });
+    return { ...page, users: await Promise.all(page.users.map((u) => this.#view(this.ctx.db, u))) };
+  }
+
+  /** How many users `search` would find, counted up to `cap`. */
+  count(text: string, cap: number): Promise<number> {
+    return countUsers(this.ctx.db, text, cap);
   }
 
   /**
