@@ -131,8 +131,11 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     const signed = await sign('p384', old.message);
     clock += 2 * 3_600_000;
     try {
-      await challenge('p384');
+      const fresh = await challenge('p384');
+      expect((await verifier.housekeep()).challenges).toBeGreaterThan(0);
       await refusedWith(answer(old, signed), 'challenge_unknown');
+      // The one not yet expired an hour is kept, and answers.
+      await expect(answer(fresh, await sign('p384', fresh.message))).resolves.toMatchObject({ username: 'alice' });
     } finally {
       clock -= 2 * 3_600_000;
     }
