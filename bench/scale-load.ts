@@ -4,8 +4,11 @@
 // one card key), so each login reads rows from anywhere in the tables, as real traffic does.
 // Settings come on stdin as one JSON line (the password, token and key are not for argv); it
 // prints one JSON line { ok, errors, ms, p99_ms, answers, successes? } when done. With `timeline`,
-// it also prints every `timeline` ms a line { t_ms, ok, answers } of that interval (bench:faults).
-// With `record`, `successes` lists the challenge ids answered 200 (to find them in the audit log).
+// it also prints every `timeline` ms a line { t_ms, at, ok, answers } of that interval (bench:faults).
+// With `record`, `successes` counts the 200 answers per user (to find them in the audit log), an
+// answer that met a 503 or no answer is sent again (up to 3 times; every try is counted in
+// `answers`), and such answers — and one in twenty others — are then replayed once more:
+// `replays_accepted` counts replays answered 200.
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
@@ -28,6 +31,8 @@ export interface LoadSettings {
   readonly record?: boolean;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const [line] = await (async () => {
   for await (const first of createInterface({ input: process.stdin })) return [first];
   return [''];
@@ -49,7 +54,8 @@ let errors = 0;
 const answers: Record<string, number> = {};
 let interval = { ok: 0, answers: {} as Record<string, number> };
 const latencies: number[] = [];
-const successes: string[] = [];
+const successes: Record<string, number> = {};
+let replaysAccepted = 0;
 /** A 503 without Retry-After is counted apart: the promise is a 503 that says when to come back. */
 let unavailableWithoutRetryAfter = 0;
 
@@ -74,9 +80,25 @@ async function login(pool: Pool): Promise<string> {
   }
   const challengeId = issued.json.challengeId as string;
   const signature = sign('sha256', Buffer.from(issued.json.message as string, 'base64'), { key: key!, dsaEncoding: 'ieee-p1363' });
-  const answered = await post(pool, `/v1/challenges/${challengeId}/response`, { username, purpose: 'login', signature: signature.toString('base64'), algorithm: 'ECDSA-SHA256' });
+  const body = { username, purpose: 'login', signature: signature.toString('base64'), algorithm: 'ECDSA-SHA256' };
+  const answer = () => post(pool, `/v1/challenges/${challengeId}/response`, body).catch(() => ({ status: 0, json: {}, retryAfter: undefined }));
+  let answered = await answer();
+  let troubled = false;
+  for (let retry = 0; settings.record && retry < 3 && (answered.status === 503 || answered.status === 0); retry++) {
+    if (answered.status === 503 && !answered.retryAfter) unavailableWithoutRetryAfter++;
+    // Counted too: the answer given is what matters, not only the last of the tries.
+    count(answered.status === 0 ? 'error' : '503');
+    troubled = true;
+    await sleep(200);
+    answered = await answer();
+  }
   if (answered.status === 503 && !answered.retryAfter) unavailableWithoutRetryAfter++;
-  if (answered.status === 200 && settings.record) successes.push(challengeId);
+  if (answered.status === 0) throw new Error('no answer');
+  if (answered.status === 200 && settings.record) {
+    successes[username] = (successes[username] ?? 0) + 1;
+    // The same answer again must be refused: the challenge was consumed once.
+    if (troubled || Math.random() < 0.05) if ((await answer()).status === 200) replaysAccepted++;
+  }
   return String(answered.status);
 }
 
@@ -84,7 +106,7 @@ const start = Date.now();
 const until = start + settings.seconds * 1000;
 const ticker = settings.timeline
   ? setInterval(() => {
-      console.log(JSON.stringify({ t_ms: Date.now() - start, ...interval }));
+      console.log(JSON.stringify({ t_ms: Date.now() - start, at: Date.now(), ...interval }));
       interval = { ok: 0, answers: {} };
     }, settings.timeline)
   : undefined;
@@ -116,4 +138,4 @@ if (ticker) clearInterval(ticker);
 const ms = Date.now() - start;
 await Promise.all(pools.map((p) => p.close()));
 latencies.sort((a, b) => a - b);
-console.log(JSON.stringify({ ok, errors, ms, p99_ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0, max_ms: latencies.at(-1) ?? 0, answers, unavailable_without_retry_after: unavailableWithoutRetryAfter, ...(settings.record ? { successes } : {}) }));
+console.log(JSON.stringify({ ok, errors, ms, p99_ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0, max_ms: latencies.at(-1) ?? 0, answers, unavailable_without_retry_after: unavailableWithoutRetryAfter, ...(settings.record ? { successes, replays_accepted: replaysAccepted } : {}) }));

@@ -37,7 +37,7 @@ export interface VerifierOptions {
   readonly database: string;
   /** Keys the token hashes and seals queued mails; kept outside the database. */
   readonly secret: ServerSecret;
-  readonly mail: { readonly from: string; readonly transport: MailTransportConfig; readonly pollMs?: number; readonly retryBaseMs?: number };
+  readonly mail: { readonly from: string; readonly transport: MailTransportConfig; readonly pollMs?: number; readonly retryBaseMs?: number; readonly leaseMs?: number };
   /** Characters per security token, fixed per deployment (default 24). */
   readonly tokenLength?: number;
   readonly argon2?: Argon2Cost;
@@ -145,6 +145,7 @@ export class Verifier implements AsyncDisposable {
       from: options.mail.from,
       ...(options.mail.pollMs === undefined ? {} : { pollMs: options.mail.pollMs }),
       ...(options.mail.retryBaseMs === undefined ? {} : { retryBaseMs: options.mail.retryBaseMs }),
+      ...(options.mail.leaseMs === undefined ? {} : { leaseMs: options.mail.leaseMs }),
       ...(options.onMailError ? { onError: options.onMailError } : {}),
       now: options.now ?? Date.now,
     });
