@@ -9,11 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from '../native-fixtures/postgres/server.js';
+import { freePort, startPostgres, type PostgresServer } from '../native-fixtures/postgres/server.js';
 import { PasswordHasher } from '../src/verifier/accounts/passwords.js';
 import { hashSecurityToken } from '../src/verifier/accounts/security-token.js';
 import { ServerSecret } from '../src/verifier/server-secret.js';
@@ -52,17 +51,6 @@ export interface FaultResult {
 
 const TICK_MS = 250;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** One verifier process; `start` waits until it listens. */
 class Instance {

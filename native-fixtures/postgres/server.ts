@@ -30,7 +30,8 @@ function binDir(): string {
   return join(root, newest, 'bin');
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago (another process may take it before we bind). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
