@@ -3,8 +3,10 @@
 // store is seeded in bulk (bench/scale-seed.ts: every user with a security token and a card, ten
 // audit rows per user — 10,000,000 at a million), then measured over HTTP and in process:
 // password + token logins/s and challenge logins/s (bench/scale-load.ts, users picked at random
-// from all of them), the console's user search and audit query p99 (random prefixes and filters,
-// first and second pages), and the store's growth per login in bytes.
+// from all of them; every size of a store is kept and served at once, and the rounds interleave
+// the sizes — the machine is shared, so each size must see the same moments; medians of three),
+// the console's user search and audit query p99 (random prefixes and filters, first and second
+// pages; the median of three interleaved rounds too), and the store's growth per login in bytes.
 // `npm run bench:scale -- --json` prints one line per store and size; the chart of login rates
 // against size is written as an SVG (`--svg PATH`, default docs/bench-scale.svg) and its path printed.
 import { generateKeyPairSync } from 'node:crypto';
@@ -35,6 +37,8 @@ const SIZES = (option('--sizes') ?? '1000,100000,1000000').split(',').map(Number
 const STORES = (option('--stores') ?? 'sqlite,postgres').split(',') as Array<'sqlite' | 'postgres'>;
 const SVG = option('--svg') ?? fileURLToPath(new URL('../docs/bench-scale.svg', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+// Rounds per size, interleaved across the sizes; the median is kept.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = 16;
 const QUERIES = 200;
 const AUDIT_PER_USER = 10;
@@ -134,9 +138,23 @@ interface Line {
   audit_query_p99_ms_by_filter: Record<string, number>;
   db_bytes_per_login: number;
   errors: number;
+  /** Each interleaved round's rate, of which the medians above. */
+  rounds: { password_token_logins_per_s: number[]; challenge_logins_per_s: number[] };
 }
 
-async function measure(store: 'sqlite' | 'postgres', location: string, dir: string, users: number, key: { pem: string; spki: Buffer }): Promise<Line> {
+/** A seeded store of one size, served: what the interleaved rounds run against. */
+interface Served {
+  readonly users: number;
+  readonly auditRows: number;
+  readonly seedS: number;
+  readonly location: string;
+  readonly now: number;
+  readonly verifier: Verifier;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function seedAndServe(store: 'sqlite' | 'postgres', location: string, dir: string, users: number, key: { pem: string; spki: Buffer }): Promise<Served> {
   const secret = ServerSecret.generate();
   const options = { database: location, secret, mail: { from: 'bench@localhost', transport: { kind: 'outbox' as const, dir: join(dir, 'outbox') } } };
   // Migrate, learn how the registry stores the card key, then close for the bulk load.
@@ -163,38 +181,76 @@ async function measure(store: 'sqlite' | 'postgres', location: string, dir: stri
   await (store === 'sqlite' ? seedSqlite(location, spec) : seedPostgres(location, spec));
   const seedS = (performance.now() - seedStart) / 1000;
   if (!json) console.error(`${store} ${users.toLocaleString('en')} users, ${spec.auditRows.toLocaleString('en')} audit rows: seeded in ${seedS.toFixed(1)} s`);
-
-  await using verifier = await Verifier.open(options);
+  const verifier = await Verifier.open(options);
   const app = await buildVerifierServer(verifier);
-  try {
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const load = (mode: LoadSettings['mode']) => runLoad({ urls: [url], mode, users, seconds: SECONDS, callers: CALLERS, password: PASSWORD, token: TOKEN, keyPem: key.pem });
-    // A short warm-up of each kind first: the smallest size must not pay for the JIT and the caches.
-    await runLoad({ urls: [url], mode: 'password', users, seconds: 1, callers: CALLERS, password: PASSWORD, token: TOKEN, keyPem: key.pem });
-    await runLoad({ urls: [url], mode: 'challenge', users, seconds: 1, callers: CALLERS, password: PASSWORD, token: TOKEN, keyPem: key.pem });
-    const bytesBefore = await storeBytes(store, location);
-    const password = await load('password');
-    const challenge = await load('challenge');
-    const bytesAfter = await storeBytes(store, location);
-    const queries = await queryP99(verifier, users, now);
-    const logins = password.ok + challenge.ok;
-    return {
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    users,
+    auditRows: spec.auditRows,
+    seedS,
+    location,
+    now,
+    verifier,
+    url,
+    async close() {
+      await app.close();
+      await verifier.close();
+    },
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/**
+ * Every size of one store, measured in interleaved rounds (1k, 100k, 1M, 1k, …) so that each size
+ * sees the same moments of the shared machine's load; the median round of each is kept.
+ */
+async function measureAll(store: 'sqlite' | 'postgres', served: readonly Served[], key: { pem: string }): Promise<Line[]> {
+  const load = (s: Served, mode: LoadSettings['mode'], seconds: number) => runLoad({ urls: [s.url], mode, users: s.users, seconds, callers: CALLERS, password: PASSWORD, token: TOKEN, keyPem: key.pem });
+  // A short warm-up of each kind first: the first size must not pay for the JIT and the caches.
+  for (const s of served) for (const mode of ['password', 'challenge'] as const) await load(s, mode, 1);
+  const rates = new Map(served.map((s) => [s, { password: [] as number[], challenge: [] as number[], logins: 0, errors: 0, bytes: 0 }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of served) {
+      const r = rates.get(s)!;
+      const before = await storeBytes(store, s.location);
+      for (const mode of ['password', 'challenge'] as const) {
+        const result = await load(s, mode, SECONDS);
+        r[mode].push(result.ok / (result.ms / 1000));
+        r.logins += result.ok;
+        r.errors += result.errors;
+      }
+      r.bytes += (await storeBytes(store, s.location)) - before;
+    }
+  }
+  // The queries' p99 too, in interleaved rounds; the median round of each kept.
+  const queryRounds = new Map(served.map((s) => [s, [] as Array<Awaited<ReturnType<typeof queryP99>>>]));
+  for (let round = 0; round < ROUNDS; round++) for (const s of served) queryRounds.get(s)!.push(await queryP99(s.verifier, s.users, s.now));
+  const lines: Line[] = [];
+  for (const s of served) {
+    const r = rates.get(s)!;
+    const measured = queryRounds.get(s)!;
+    const queries = {
+      search: median(measured.map((q) => q.search)),
+      audit: Object.fromEntries(Object.keys(measured[0]!.audit).map((name) => [name, median(measured.map((q) => q.audit[name]!))])),
+    };
+    lines.push({
       bench: 'scale',
       store,
-      users,
-      audit_rows: spec.auditRows,
-      seed_s: round1(seedS),
-      password_token_logins_per_s: round1(password.ok / (password.ms / 1000)),
-      challenge_logins_per_s: round1(challenge.ok / (challenge.ms / 1000)),
+      users: s.users,
+      audit_rows: s.auditRows,
+      seed_s: round1(s.seedS),
+      password_token_logins_per_s: round1(median(r.password)),
+      challenge_logins_per_s: round1(median(r.challenge)),
       admin_search_p99_ms: queries.search,
       audit_query_p99_ms: Math.max(...Object.values(queries.audit)),
       audit_query_p99_ms_by_filter: queries.audit,
-      db_bytes_per_login: Math.round((bytesAfter - bytesBefore) / Math.max(1, logins)),
-      errors: password.errors + challenge.errors,
-    };
-  } finally {
-    await app.close();
+      db_bytes_per_login: Math.round(r.bytes / Math.max(1, r.logins)),
+      errors: r.errors,
+      rounds: { password_token_logins_per_s: r.password.map(Math.round), challenge_logins_per_s: r.challenge.map(Math.round) },
+    });
   }
+  return lines;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tokengate-bench-scale-'));
@@ -205,22 +261,24 @@ let server: PostgresServer | undefined;
 try {
   for (const store of STORES) {
     if (store === 'postgres') server = await startPostgres();
-    for (const users of SIZES) {
-      const location = store === 'sqlite' ? join(dir, `scale-${users}.sqlite`) : await freshPostgresDatabase(server!, `scale_${users}`);
-      const line = await measure(store, location, dir, users, key);
-      lines.push(line);
-      if (json) console.log(JSON.stringify(line));
-      else
-        console.log(
-          `${store} ${users.toLocaleString('en')} users / ${line.audit_rows.toLocaleString('en')} audit rows (seeded in ${line.seed_s} s): password+token ${line.password_token_logins_per_s}/s, challenge ${line.challenge_logins_per_s}/s, user search p99 ${line.admin_search_p99_ms} ms, audit p99 ${line.audit_query_p99_ms} ms ${JSON.stringify(line.audit_query_p99_ms_by_filter)}, ${line.db_bytes_per_login} bytes per login, errors ${line.errors}`,
-        );
-      // Each size's store goes once measured: a million users take gigabytes.
-      if (store === 'sqlite') for (const f of ['', '-wal', '-shm']) rmSync(`${location}${f}`, { force: true });
-      else {
-        const client = new pg.Client({ connectionString: server!.url });
-        await client.connect();
-        await client.query(`DROP DATABASE scale_${users}`).finally(() => client.end());
+    const served: Served[] = [];
+    try {
+      for (const users of SIZES) {
+        const location = store === 'sqlite' ? join(dir, `scale-${users}.sqlite`) : await freshPostgresDatabase(server!, `scale_${users}`);
+        served.push(await seedAndServe(store, location, dir, users, key));
       }
+      for (const line of await measureAll(store, served, key)) {
+        lines.push(line);
+        if (json) console.log(JSON.stringify(line));
+        else
+          console.log(
+            `${store} ${line.users.toLocaleString('en')} users / ${line.audit_rows.toLocaleString('en')} audit rows (seeded in ${line.seed_s} s): password+token ${line.password_token_logins_per_s}/s, challenge ${line.challenge_logins_per_s}/s (medians of ${JSON.stringify(line.rounds)}), user search p99 ${line.admin_search_p99_ms} ms, audit p99 ${line.audit_query_p99_ms} ms ${JSON.stringify(line.audit_query_p99_ms_by_filter)}, ${line.db_bytes_per_login} bytes per login, errors ${line.errors}`,
+          );
+      }
+    } finally {
+      for (const s of served) await s.close();
+      // Each store's files go once measured: a million users take gigabytes.
+      for (const s of served) if (store === 'sqlite') for (const f of ['', '-wal', '-shm']) rmSync(`${s.location}${f}`, { force: true });
     }
     await server?.stop();
     server = undefined;
