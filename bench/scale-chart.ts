@@ -1,6 +1,6 @@
 // The chart bench:scale writes: login rate against the number of users (log scale), each rate as
 // a fraction of its own rate at the smallest size — the 0.9 target drawn across — with the
-// absolute rate written at each point. A small hand-drawn SVG: no chart library is installed.
+// absolute rate written at each point (the smallest size's in the legend). A small hand-drawn SVG: no chart library is installed.
 
 export interface ScalePoint {
   readonly store: string;
@@ -9,10 +9,9 @@ export interface ScalePoint {
   readonly challenge_logins_per_s: number;
 }
 
-const W = 640;
+const W = 760;
 const H = 360;
-const PLOT = { left: 60, right: 470, top: 30, bottom: 300 };
-const Y_MAX = 1.3;
+const PLOT = { left: 60, right: 520, top: 30, bottom: 300 };
 const COLOURS: Record<string, string> = {
   'sqlite password+token': '#1f77b4',
   'sqlite challenge': '#aec7e8',
@@ -27,9 +26,14 @@ export function scaleChart(points: readonly ScalePoint[]): string {
   const lo = Math.log10(sizes[0] ?? 1);
   const hi = Math.max(lo + 1, Math.log10(sizes.at(-1) ?? 10));
   const x = (users: number) => PLOT.left + ((Math.log10(users) - lo) / (hi - lo)) * (PLOT.right - PLOT.left);
-  const y = (ratio: number) => PLOT.bottom - (Math.min(ratio, Y_MAX) / Y_MAX) * (PLOT.bottom - PLOT.top);
+  const ratios = ['sqlite', 'postgres'].flatMap((store) => {
+    const series = points.filter((p) => p.store === store).sort((a, b) => a.users - b.users);
+    return series.flatMap((p) => [p.password_token_logins_per_s / (series[0]?.password_token_logins_per_s || 1), p.challenge_logins_per_s / (series[0]?.challenge_logins_per_s || 1)]);
+  });
+  const yMax = Math.max(1.25, Math.ceil(Math.max(...ratios, 0) * 4) / 4);
+  const y = (ratio: number) => PLOT.bottom - (Math.min(ratio, yMax) / yMax) * (PLOT.bottom - PLOT.top);
   const parts: string[] = [];
-  for (const tick of [0, 0.25, 0.5, 0.75, 1, 1.25]) {
+  for (let tick = 0; tick <= yMax + 1e-9; tick += 0.25) {
     parts.push(`<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${y(tick)}" y2="${y(tick)}" stroke="#ddd"/>`);
     parts.push(`<text x="${PLOT.left - 6}" y="${y(tick) + 4}" text-anchor="end">${tick.toFixed(2)}</text>`);
   }
@@ -48,13 +52,14 @@ export function scaleChart(points: readonly ScalePoint[]): string {
       const colour = COLOURS[name] ?? '#000';
       const coords = series.map((p) => [x(p.users), y(p[field] / base), p[field]] as const);
       parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${coords.map(([cx, cy]) => `${cx.toFixed(1)},${cy.toFixed(1)}`).join(' ')}"/>`);
-      for (const [cx, cy, rate] of coords) {
+      for (const [i, [cx, cy, rate]] of coords.entries()) {
         parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="3.5" fill="${colour}"><title>${escape(name)}: ${Math.round(rate)}/s</title></circle>`);
-        parts.push(`<text x="${(cx + 5).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="10" fill="${colour}">${Math.round(rate)}</text>`);
+        // The first points all sit at 1.0: their rates go in the legend instead.
+        if (i > 0) parts.push(`<text x="${(cx + 5).toFixed(1)}" y="${(cy - 6).toFixed(1)}" font-size="10" fill="${colour}">${Math.round(rate)}</text>`);
       }
       const ly = PLOT.top + 10 + legend++ * 20;
       parts.push(`<line x1="${PLOT.right + 14}" x2="${PLOT.right + 34}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
-      parts.push(`<text x="${PLOT.right + 40}" y="${ly + 4}">${escape(name)}</text>`);
+      parts.push(`<text x="${PLOT.right + 40}" y="${ly + 4}">${escape(name)} (${Math.round(base)}/s)</text>`);
     }
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12" role="img" aria-labelledby="t">

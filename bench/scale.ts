@@ -8,10 +8,11 @@
 // the console's user search and audit query p99 (random prefixes and filters, first and second
 // pages; the median of three interleaved rounds too), and the store's growth per login in bytes.
 // `npm run bench:scale -- --json` prints one line per store and size; the chart of login rates
-// against size is written as an SVG (`--svg PATH`, default docs/bench-scale.svg) and its path printed.
+// against size is written as an SVG (`--svg PATH`, default docs/bench-scale.svg) and its path printed;
+// `--chart-from FILE` draws it again from an earlier run's JSON lines.
 import { generateKeyPairSync } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -251,6 +252,14 @@ async function measureAll(store: 'sqlite' | 'postgres', served: readonly Served[
     });
   }
   return lines;
+}
+
+// `--chart-from FILE`: only the chart, drawn again from the JSON lines of an earlier run.
+const chartFrom = option('--chart-from');
+if (chartFrom) {
+  writeFileSync(SVG, scaleChart(readFileSync(chartFrom, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Line)));
+  console.error(`chart: ${SVG}`);
+  process.exit(0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tokengate-bench-scale-'));
