@@ -181,8 +181,10 @@ export class FaultRig {
     const loadRunning = new Promise<void>((resolve) => (firstTick = resolve));
     let faultStart = 0;
     let faultEnd = 0;
-    // Long enough for the fault itself (a PostgreSQL restart takes a few seconds) and afterS more.
-    const seconds = beforeS + afterS + 8;
+    // Until afterS after the fault's end (stopped then), however long the fault takes; at most a minute.
+    const seconds = beforeS + afterS + 60;
+    let faultOver: () => void = () => undefined;
+    const stopLoad = new Promise<void>((resolve) => (faultOver = resolve)).then(() => sleep(afterS * 1000));
     const load = runLoad(
       { urls: this.instances.map((i) => i.url), mode: 'challenge', users, seconds, callers, password: this.secrets.password, token: this.secrets.token, keyPem: this.key.pem, timeline: TICK_MS, timeoutMs: 15_000, record: true },
       (line) => {
@@ -190,6 +192,7 @@ export class FaultRig {
         ticks.push({ t_ms: tick.at - started, ok: tick.ok, answers: tick.answers });
         firstTick();
       },
+      stopLoad,
     );
     const mails = this.#mailLoad(load);
     await Promise.race([loadRunning, load]);
@@ -203,6 +206,7 @@ export class FaultRig {
       await this.instances[0].start();
     }
     faultEnd = Date.now() - started;
+    faultOver();
     const result = (await load) as unknown as { answers: Record<string, number>; successes: Record<string, number>; replays_accepted: number; unavailable_without_retry_after: number; max_ms: number };
     await mails;
     return {

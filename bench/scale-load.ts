@@ -103,7 +103,9 @@ async function login(pool: Pool): Promise<string> {
 }
 
 const start = Date.now();
-const until = start + settings.seconds * 1000;
+let until = start + settings.seconds * 1000;
+// SIGINT ends the run early: the callers finish their logins in flight and the result is printed.
+process.on('SIGINT', () => (until = 0));
 const ticker = settings.timeline
   ? setInterval(() => {
       console.log(JSON.stringify({ t_ms: Date.now() - start, at: Date.now(), ...interval }));

@@ -11,7 +11,7 @@ import { FaultRig } from '../bench/faults-run.js';
 let rig: FaultRig;
 
 beforeAll(async () => {
-  rig = await FaultRig.start({ users: 200, callers: 8, beforeS: 1.5, afterS: 2, mailsPerS: 8 });
+  rig = await FaultRig.start({ users: 200, callers: 8, beforeS: 1.5, afterS: 4, mailsPerS: 8 });
 }, 60_000);
 afterAll(async () => {
   await rig?.stop();
