@@ -195,7 +195,12 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export async function migrate(db: Database): Promise<void> {
   await db.transaction(async (tx) => {
     // PostgreSQL: one migrating instance at a time (SQLite's BEGIN IMMEDIATE already serialises).
-    if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7071)');
+    if (db.dialect === 'postgres') {
+      // Building an index on millions of audit rows takes longer than a request's statement may,
+      // and so may waiting for another instance doing it.
+      await tx.run('SET LOCAL statement_timeout = 0');
+      await tx.run('SELECT pg_advisory_xact_lock(7071)');
+    }
     await tx.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at ${ddl(db.dialect, '{bigint}')} NOT NULL)`);
     const row = await tx.get<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
     for (let version = (row?.version ?? 0) + 1; version <= MIGRATIONS.length; version++) {
