@@ -8,6 +8,7 @@ import { defaultAlgorithm, Pkcs11Module, type Session, type SignatureAlgorithm }
 import { InvalidCredentialsError } from '../src/verifier/index.js';
 import { CredentialNotFoundError, CredentialStateError, RateLimitedError } from '../src/verifier/errors.js';
 import type { IssuedChallenge } from '../src/verifier/tokens/challenges.js';
+import type { AuditRecord } from '../src/verifier/store/audit.js';
 import { openDatabase, type Verifier } from '../src/verifier/verifier.js';
 import { issue, rootCa, type Issued } from './helpers/pki.js';
 import { useSoftHsm } from './helpers/softhsm.js';
@@ -67,9 +68,17 @@ async function answer(issued: IssuedChallenge, signed: { signature: Uint8Array; 
   return verifier.challenges.respond({ challengeId: issued.challengeId, username: over.username ?? 'alice', purpose: over.purpose ?? 'login', ...signed, ...(over.password ? { password: over.password } : {}), clientIp: IP });
 }
 
+/**
+ * The entry written last. The log is in time order, and this file's clock goes forward and back
+ * (expiries): entries from a moment it was ahead sort after later ones, so "last" is by id.
+ */
+function lastWritten(entries: AuditRecord[]): AuditRecord | undefined {
+  return entries.reduce<AuditRecord | undefined>((last, e) => (last && last.id > e.id ? last : e), undefined);
+}
+
 async function refusedWith(attempt: Promise<unknown>, reason: string, subject = 'alice'): Promise<void> {
   await expect(attempt).rejects.toBeInstanceOf(InvalidCredentialsError);
-  const last = (await verifier.audit({ subject, limit: 1000 })).filter((e) => e.action.startsWith('challenge.')).at(-1);
+  const last = lastWritten((await verifier.audit({ subject, limit: 1000 })).filter((e) => e.action.startsWith('challenge.')));
   expect(last).toMatchObject({ result: 'failure', reason });
 }
 
@@ -122,8 +131,11 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
     const signed = await sign('p384', old.message);
     clock += 2 * 3_600_000;
     try {
-      await challenge('p384');
+      const fresh = await challenge('p384');
+      expect((await verifier.housekeep()).challenges).toBeGreaterThan(0);
       await refusedWith(answer(old, signed), 'challenge_unknown');
+      // The one not yet expired an hour is kept, and answers.
+      await expect(answer(fresh, await sign('p384', fresh.message))).resolves.toMatchObject({ username: 'alice' });
     } finally {
       clock -= 2 * 3_600_000;
     }
@@ -196,10 +208,10 @@ describe('challenge-response with enrolled SoftHSM keys', () => {
       expect(issued.passwordRequired).toBe(true);
       // Said plainly (its own code), audited as refused, not as a failed guess.
       await expect(answer(issued, await sign('p384', issued.message))).rejects.toMatchObject({ code: 'ERR_PASSWORD_REQUIRED' });
-      expect((await verifier.audit({ subject: 'alice', action: 'challenge.login', limit: 1000 })).at(-1)).toMatchObject({ result: 'refused', reason: 'password_missing' });
+      expect(lastWritten(await verifier.audit({ subject: 'alice', action: 'challenge.login', limit: 1000 }))).toMatchObject({ result: 'refused', reason: 'password_missing' });
       issued = await challenge('p384');
       await expect(answer(issued, await sign('p384', issued.message), { password: 'not the password' })).rejects.toBeInstanceOf(InvalidCredentialsError);
-      expect((await verifier.audit({ subject: 'alice', limit: 1000 })).at(-1)).toMatchObject({ reason: 'bad_password' });
+      expect(lastWritten(await verifier.audit({ subject: 'alice', limit: 1000 }))).toMatchObject({ reason: 'bad_password' });
       issued = await challenge('p384');
       await expect(answer(issued, await sign('p384', issued.message), { password: PASSWORD })).resolves.toBeTruthy();
       // The kiosk network: the card and its PIN suffice there.

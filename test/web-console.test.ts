@@ -50,13 +50,26 @@ describe('the console for an admin', () => {
   it('signs in with an API key, searches users and pages through them', async () => {
     const page = await consoleAs('admin');
     expect(new URL(page.url()).pathname).toBe('/console/users');
-    expect(await textOf(page.locator('caption'))).toBe('Users, page 1 of 2');
+    // 27 users: a page of 25 (user-00 to user-24), then the other two, by keyset, and back.
+    expect(await textOf(page.locator('caption'))).toBe('Users, user-00 to user-24');
+    expect(await page.getByRole('link', { name: 'Previous page' }).count()).toBe(0);
     await page.getByRole('link', { name: 'Next page' }).click();
-    expect(await textOf(page.locator('caption'))).toBe('Users, page 2 of 2');
+    expect(await textOf(page.locator('caption'))).toBe('Users, user-25 to zed');
     expect(await page.getByRole('link', { name: 'zed' }).count()).toBe(1);
-    await page.getByLabel('Search users').fill('user-1');
+    expect(await page.getByRole('link', { name: 'Next page' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Previous page' }).click();
+    expect(await textOf(page.locator('caption'))).toBe('Users, user-00 to user-24');
+    await page.getByLabel('Search users').fill('User-1');
     await page.getByRole('button', { name: 'Search' }).click();
     expect(await page.locator('tbody tr').count()).toBe(10);
+    expect(await textOf(page.getByText(/users? starting with/))).toBe('10 users starting with “User-1”.');
+    // With an @, the start of an email address: user1@, and user10@ … user19@.
+    await page.getByLabel('Search users').fill('USER1');
+    await page.getByRole('button', { name: 'Search' }).click();
+    expect(await page.locator('tbody tr').count()).toBe(0);
+    await page.getByLabel('Search users').fill('USER1@');
+    await page.getByRole('button', { name: 'Search' }).click();
+    expect(await page.locator('tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/^user-01\tuser1@example\.test/)]);
     await screenshot(page, 'console-users');
   });
 

@@ -12,6 +12,8 @@ export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Fast shutdown (clients disconnected), then the same server started again on the same port and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,7 +30,8 @@ function binDir(): string {
   return join(root, newest, 'bin');
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago (another process may take it before we bind). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -104,19 +107,32 @@ export async function startPostgres(options: { database?: string } = {}): Promis
     const [initdb, initArgs] = command(join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'tokengate', '--no-sync', '-E', 'UTF8', '--locale=C']);
     execFileSync(initdb, initArgs, { stdio: 'pipe' });
 
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      // A fresh log per attempt, so a port clash in an earlier attempt is not read as this one's.
-      const out = openSync(log, 'w');
+    const launch = (port: number, logMode: 'w' | 'a'): ChildProcess => {
+      const out = openSync(log, logMode);
       const [postgres, args] = command(join(bin, 'postgres'), [
         '-D', dataDir, '-k', dataDir, '-p', String(port),
         '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=100',
       ]);
-      const child = spawn(postgres, args, { stdio: ['ignore', out, out] });
+      const launched = spawn(postgres, args, { stdio: ['ignore', out, out] });
       closeSync(out);
+      return launched;
+    };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      // A fresh log per attempt, so a port clash in an earlier attempt is not read as this one's.
+      let child = launch(port, 'w');
       // A crashed test run must leave no server behind; 'exit' handlers must be synchronous.
       const kill = () => signalPostmaster(child, dataDir, 'SIGKILL');
       process.on('exit', kill);
+      /** Fast shutdown (SIGINT: clients are disconnected), killed if it takes over 15 s. */
+      const shutDown = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        signalPostmaster(child, dataDir, 'SIGINT');
+        const timer = setTimeout(kill, 15_000);
+        await exited;
+        clearTimeout(timer);
+      };
       const base = `postgres://tokengate@127.0.0.1:${port}`;
       try {
         if ((await ready(`${base}/postgres`, child, log)) === 'exited') {
@@ -139,15 +155,14 @@ export async function startPostgres(options: { database?: string } = {}): Promis
           url: `${base}/${encodeURIComponent(database)}`,
           port,
           dataDir,
+          async restart() {
+            await shutDown();
+            child = launch(port, 'a');
+            if ((await ready(`${base}/postgres`, child, log)) === 'exited') throw new Error(`postgres did not start again:\n${tail(log)}`);
+          },
           stop() {
             stopped ??= (async () => {
-              if (child.exitCode === null && child.signalCode === null) {
-                const exited = new Promise((resolve) => child.once('exit', resolve));
-                signalPostmaster(child, dataDir, 'SIGINT'); // fast shutdown: disconnects clients
-                const timer = setTimeout(kill, 15_000);
-                await exited;
-                clearTimeout(timer);
-              }
+              await shutDown();
               process.off('exit', kill);
               rmSync(dir, { recursive: true, force: true });
             })();

@@ -52,6 +52,20 @@ export class RateLimitedError extends VerifierError {
   }
 }
 
+/**
+ * The store could not be reached or did not answer in time (PostgreSQL restarting, a connection
+ * lost, a statement past its timeout; SQLite's lock held past its wait): nothing was decided on
+ * this request's behalf that the caller must know of — a login is answered as a success only once
+ * its audit entry is stored — so the same request may simply be sent again after a moment.
+ */
+export class StoreUnavailableError extends VerifierError {
+  override readonly code = 'ERR_STORE_UNAVAILABLE';
+  readonly retryAfterSeconds = 1;
+  constructor(cause: unknown) {
+    super('the verifier cannot reach its store just now; try again in a moment', { cause });
+  }
+}
+
 export class InvalidInputError extends VerifierError {
   override readonly code = 'ERR_INVALID_INPUT';
 }

@@ -10,6 +10,7 @@ import { OWASP_ARGON2ID, PasswordHasher, type Argon2Cost } from './accounts/pass
 import { DEFAULT_TOKEN_LENGTH, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from './accounts/security-token.js';
 import { SelfService } from './accounts/self-service.js';
 import type { IpLimitPolicy, VerifierContext } from './context.js';
+import { Housekeeping, type Purged } from './housekeeping.js';
 import { MailDelivery } from './mail/delivery.js';
 import { createMailSender, type MailTransportConfig } from './mail/transport.js';
 import { checkLockoutPolicy, DEFAULT_LOCKOUT, type LockoutPolicy } from './policy/lockout.js';
@@ -36,7 +37,7 @@ export interface VerifierOptions {
   readonly database: string;
   /** Keys the token hashes and seals queued mails; kept outside the database. */
   readonly secret: ServerSecret;
-  readonly mail: { readonly from: string; readonly transport: MailTransportConfig; readonly pollMs?: number; readonly retryBaseMs?: number };
+  readonly mail: { readonly from: string; readonly transport: MailTransportConfig; readonly pollMs?: number; readonly retryBaseMs?: number; readonly leaseMs?: number };
   /** Characters per security token, fixed per deployment (default 24). */
   readonly tokenLength?: number;
   readonly argon2?: Argon2Cost;
@@ -57,6 +58,15 @@ export interface VerifierOptions {
    * where the challenge policy is token-only).
    */
   readonly fido?: RelyingPartyOptions;
+  /**
+   * How long audit entries are kept (ms), e.g. 400 days; default: for ever. Older ones are deleted
+   * in small batches by the housekeeping run (housekeeping.ts), never in a login's way.
+   */
+  readonly auditRetentionMs?: number;
+  /** How long spent and expired challenges are kept, to tell a replay from an unknown one (default 1 hour). */
+  readonly challengeRetentionMs?: number;
+  /** Time between housekeeping runs (default 1 minute). */
+  readonly housekeepingIntervalMs?: number;
   /** Mail delivery failures (SMTP error lines; never a secret). */
   readonly onMailError?: (error: Error) => void;
   /** What the operator should fix, e.g. a database file others can read (default: process.emitWarning). */
@@ -93,11 +103,13 @@ export class Verifier implements AsyncDisposable {
   readonly #authenticator: Authenticator;
   readonly #ctx: VerifierContext;
   readonly #mailQueue: StoreMailQueue;
+  readonly #housekeeping: Housekeeping;
   #closed = false;
 
-  private constructor(ctx: VerifierContext, mailQueue: StoreMailQueue) {
+  private constructor(ctx: VerifierContext, mailQueue: StoreMailQueue, housekeeping: Housekeeping) {
     this.#ctx = ctx;
     this.#mailQueue = mailQueue;
+    this.#housekeeping = housekeeping;
     this.#authenticator = new Authenticator(ctx);
     this.admin = new AccountAdmin(ctx);
     this.selfService = new SelfService(ctx, this.#authenticator);
@@ -133,6 +145,7 @@ export class Verifier implements AsyncDisposable {
       from: options.mail.from,
       ...(options.mail.pollMs === undefined ? {} : { pollMs: options.mail.pollMs }),
       ...(options.mail.retryBaseMs === undefined ? {} : { retryBaseMs: options.mail.retryBaseMs }),
+      ...(options.mail.leaseMs === undefined ? {} : { leaseMs: options.mail.leaseMs }),
       ...(options.onMailError ? { onError: options.onMailError } : {}),
       now: options.now ?? Date.now,
     });
@@ -152,8 +165,16 @@ export class Verifier implements AsyncDisposable {
       rangePolicies: new RangePolicyCache(),
       fido,
     };
+    for (const [name, ms] of Object.entries({ auditRetentionMs: options.auditRetentionMs, challengeRetentionMs: options.challengeRetentionMs, housekeepingIntervalMs: options.housekeepingIntervalMs })) {
+      if (ms !== undefined && !(Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`${name} must be a positive number of milliseconds`);
+    }
+    const housekeeping = new Housekeeping(db, ctx.now, {
+      auditRetentionMs: options.auditRetentionMs,
+      ...(options.challengeRetentionMs === undefined ? {} : { challengeRetentionMs: options.challengeRetentionMs }),
+      ...(options.housekeepingIntervalMs === undefined ? {} : { intervalMs: options.housekeepingIntervalMs }),
+    });
     delivery.kick();
-    return new Verifier(ctx, queue);
+    return new Verifier(ctx, queue, housekeeping);
   }
 
   get tokenLength(): number {
@@ -206,6 +227,11 @@ export class Verifier implements AsyncDisposable {
     return this.#mailQueue.pending();
   }
 
+  /** A housekeeping run now (it also runs every minute by itself): the rows purged, per table. */
+  housekeep(): Promise<Purged> {
+    return this.#housekeeping.run();
+  }
+
   /** A round trip to the store, for health checks. */
   async ping(): Promise<void> {
     await this.#ctx.db.get('SELECT 1 AS one');
@@ -214,6 +240,7 @@ export class Verifier implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#housekeeping.close();
     await this.#ctx.delivery.close();
     await this.#ctx.db.close();
   }

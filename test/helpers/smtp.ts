@@ -10,6 +10,8 @@ export interface ReceivedMail {
   readonly to: string;
   readonly subject: string;
   readonly text: string;
+  /** The Message-ID header (the verifier's is `<outbox id@tokengate>`). */
+  readonly messageId: string;
 }
 
 export interface SmtpPeer {
@@ -39,7 +41,7 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
       simpleParser(stream)
         .then((parsed) => {
           const to = Array.isArray(parsed.to) ? parsed.to[0]?.text : parsed.to?.text;
-          const mail = { to: to ?? '', subject: parsed.subject ?? '', text: parsed.text ?? '' };
+          const mail = { to: to ?? '', subject: parsed.subject ?? '', text: parsed.text ?? '', messageId: parsed.messageId ?? '' };
           received.push(mail);
           events.emit('mail', mail);
           callback();

@@ -81,6 +81,7 @@ export function verifierConfig(options: VerifierCliOptions, env: NodeJS.ProcessE
   const file = loadConfigFile(fileName);
   const number = (name: NumericSetting) => numericSetting(name, options, env, file, fileName);
   const tokenLength = number('token-length');
+  const auditRetentionMs = number('audit-retention');
   const lockout = { threshold: number('lockout-threshold'), baseMs: number('lockout-base'), maxMs: number('lockout-max') };
   if ((lockout.baseMs ?? DEFAULT_LOCKOUT.baseMs) > (lockout.maxMs ?? DEFAULT_LOCKOUT.maxMs)) {
     throw new UsageError(`--lockout-base: longer than --lockout-max (${(lockout.maxMs ?? DEFAULT_LOCKOUT.maxMs) / 1000} s); the lock doubles up to that`);
@@ -99,6 +100,7 @@ export function verifierConfig(options: VerifierCliOptions, env: NodeJS.ProcessE
     secret: secretFrom(options['secret-file'] ?? env.TOKENGATE_VERIFIER_SECRET_FILE ?? file['secret-file'] ?? join(state, 'verifier.secret')),
     mail: { from: options.from ?? env.TOKENGATE_MAIL_FROM ?? file.from ?? 'tokengate-verifier@localhost', transport: transport(options, env, file, state) },
     ...(tokenLength === undefined ? {} : { tokenLength }),
+    ...(auditRetentionMs === undefined ? {} : { auditRetentionMs }),
     lockout: definedOnly(lockout),
     ipLimit: definedOnly(ipLimit),
     fido: fidoSettings(options, env, file),

@@ -16,7 +16,16 @@ export const NUMERIC_SETTINGS = {
   'request-timeout': { env: 'TOKENGATE_VERIFIER_REQUEST_TIMEOUT', unit: 'seconds', min: 0.01, max: 3600, help: 'serve: headers and body within, in seconds (10)' },
   'connections-per-address': { env: 'TOKENGATE_VERIFIER_CONNECTIONS_PER_ADDRESS', unit: 'count', min: 1, max: 1_000_000, help: 'serve: connections per client address (64; trusted proxies exempt)' },
   'max-connections': { env: 'TOKENGATE_VERIFIER_MAX_CONNECTIONS', unit: 'count', min: 1, max: 1_000_000, help: 'serve: connections in all (1024)' },
+  'audit-retention': { env: 'TOKENGATE_VERIFIER_AUDIT_RETENTION', unit: 'duration', min: 3600, max: 100 * 365 * 86_400, help: 'keep audit entries this long, e.g. 400d (d, h, m or s; default: for ever)' },
 } as const;
+
+const DURATION_UNITS: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
+
+/** `400d`, `12h`, `90m`, `30s` (or plain seconds) in seconds; NaN when not one of those. */
+function durationSeconds(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([dhms]?)$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS[match[2] || 's']! : NaN;
+}
 
 export type NumericSetting = keyof typeof NUMERIC_SETTINGS;
 
@@ -65,10 +74,16 @@ export function numericSetting(name: NumericSetting, options: Partial<Record<Num
     options[name] !== undefined ? [options[name], `--${name}`] : env[spec.env] !== undefined ? [env[spec.env], spec.env] : file[name] !== undefined ? [file[name], `"${name}" in ${fileName}`] : [undefined, ''];
   if (raw === undefined) return undefined;
   const text = String(raw).trim();
-  const value = spec.unit === 'count' ? (/^\d+$/.test(text) ? Number(text) : NaN) : /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  const value =
+    spec.unit === 'count' ? (/^\d+$/.test(text) ? Number(text) : NaN) : spec.unit === 'duration' ? durationSeconds(text) : /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
   if (!(value >= spec.min && value <= spec.max)) {
-    const wanted = spec.unit === 'count' ? `a whole number from ${spec.min} to ${spec.max}` : `a number of seconds from ${spec.min} to ${spec.max}`;
+    const wanted =
+      spec.unit === 'count'
+        ? `a whole number from ${spec.min} to ${spec.max}`
+        : spec.unit === 'duration'
+          ? `a duration from 1h to ${spec.max / 86_400}d, e.g. 400d`
+          : `a number of seconds from ${spec.min} to ${spec.max}`;
     throw new UsageError(`--${name}: ${wanted} (got ${JSON.stringify(text)} from ${source})`);
   }
-  return spec.unit === 'seconds' ? Math.round(value * 1000) : value;
+  return spec.unit === 'count' ? value : Math.round(value * 1000);
 }

@@ -7,7 +7,8 @@ import { NoSecurityTokenError, SecurityTokenNotFoundError, UserExistsError, User
 import { isLocked } from '../policy/lockout.js';
 import { appendAudit } from '../store/audit.js';
 import type { SqlExecutor } from '../store/database.js';
-import { deleteToken, deleteTokensOf, tokensOf } from '../store/security-tokens.js';
+import { deleteToken, deleteTokensOf, tokensOf, tokensOfUsers, type SecurityTokenRow } from '../store/security-tokens.js';
+import { countUsers, searchUsers, type UserSearch } from '../store/user-search.js';
 import { endSessionsOf } from '../store/web-sessions.js';
 import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
 import { checkChallengePolicy, userChallengePolicy, type ChallengePolicy } from '../tokens/policy.js';
@@ -45,7 +46,10 @@ export class AccountAdmin {
   constructor(private readonly ctx: VerifierContext) {}
 
   async #view(tx: SqlExecutor, user: UserRow): Promise<UserView> {
-    const tokens = await tokensOf(tx, user.id);
+    return this.#viewWith(user, await tokensOf(tx, user.id));
+  }
+
+  #viewWith(user: UserRow, tokens: readonly SecurityTokenRow[]): UserView {
     return {
       id: user.id,
       username: user.username,
@@ -106,6 +110,18 @@ export class AccountAdmin {
   async list(): Promise<UserView[]> {
     const users = await listUsers(this.ctx.db);
     return Promise.all(users.map((u) => this.#view(this.ctx.db, u)));
+  }
+
+  /** One page of the users whose username (or, with an `@`, email address) starts with `search.text`. */
+  async search(search: UserSearch): Promise<{ users: UserView[]; next: string | undefined; previous: string | undefined }> {
+    const page = await searchUsers(this.ctx.db, { ...search, limit: Math.min(Math.max(Math.trunc(search.limit), 1), 1000) });
+    const tokens = await tokensOfUsers(this.ctx.db, page.users.map((u) => u.id));
+    return { ...page, users: page.users.map((u) => this.#viewWith(u, tokens.get(u.id) ?? [])) };
+  }
+
+  /** How many users `search` would find, counted up to `cap`. */
+  count(text: string, cap: number): Promise<number> {
+    return countUsers(this.ctx.db, text, cap);
   }
 
   /**

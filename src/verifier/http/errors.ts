@@ -1,8 +1,9 @@
 // Every failure as `{ error: { code, message } }` with a 4xx status: our typed errors, schema
-// validation, malformed or oversized bodies. A 500 says only "internal error" and is logged
+// validation, malformed or oversized bodies; a store that cannot be reached is a 503 with
+// Retry-After (ERR_STORE_UNAVAILABLE), never a 500. A 500 says only "internal error" and is logged
 // without the request body (which may hold a password).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitedError, VerifierError, type VerifierErrorCode } from '../errors.js';
+import { RateLimitedError, StoreUnavailableError, VerifierError, type VerifierErrorCode } from '../errors.js';
 
 /**
  * The status each of the verifier's errors answers with. Only the HTTP layer knows about HTTP:
@@ -13,6 +14,7 @@ const HTTP_STATUS: Record<VerifierErrorCode, number> = {
   ERR_INVALID_CREDENTIALS: 401,
   ERR_PASSWORD_REQUIRED: 401,
   ERR_RATE_LIMITED: 429,
+  ERR_STORE_UNAVAILABLE: 503,
   ERR_INVALID_INPUT: 400,
   ERR_USER_EXISTS: 409,
   ERR_USER_NOT_FOUND: 404,
@@ -53,7 +55,7 @@ const FASTIFY_CODES: Record<string, Omit<Mapped, 'message'>> = {
 function map(error: FastifyError | Error): Mapped {
   if (error instanceof VerifierError) {
     const status = httpStatusOf(error.code);
-    return status >= 500 ? { status, code: 'ERR_INTERNAL', message: 'internal error' } : { status, code: error.code, message: error.message };
+    return status >= 500 && status !== 503 ? { status, code: 'ERR_INTERNAL', message: 'internal error' } : { status, code: error.code, message: error.message };
   }
   const fastify = error as FastifyError;
   if (fastify.validation) return { status: 400, code: 'ERR_INVALID_INPUT', message: `${fastify.validationContext ?? 'request'}${fastify.validation[0]?.instancePath ?? ''} ${fastify.validation[0]?.message ?? 'is invalid'}` };
@@ -67,6 +69,6 @@ function map(error: FastifyError | Error): Mapped {
 export function replyWithError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const mapped = map(error);
   if (mapped.status >= 500) request.log.error({ err: { type: error.name, message: error.message } }, 'request failed');
-  if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
+  if (error instanceof RateLimitedError || error instanceof StoreUnavailableError) void reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
 }

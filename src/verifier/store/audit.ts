@@ -1,5 +1,6 @@
 // The append-only audit log: who did what to whom, from where, the result and a reason code.
-// There is no update or delete here, by design; callers never pass secrets in `detail`.
+// There is no update or delete here, by design (only the operator's retention drops old entries,
+// store/retention.ts); callers never pass secrets in `detail`.
 import type { Database, SqlExecutor, SqlValue } from './database.js';
 
 export type AuditResult = 'success' | 'failure' | 'refused';
@@ -88,9 +89,9 @@ export interface AuditQuery {
   readonly result?: AuditResult | undefined;
   readonly reason?: string | undefined;
   readonly clientIp?: string | undefined;
-  /** Entries with an id above this one (paging forward). */
+  /** Entries after this one, by id (paging forward). */
   readonly after?: number | undefined;
-  /** Entries with an id below this one (paging back through the newest first). */
+  /** Entries before this one, by id (paging back through the newest first). */
   readonly before?: number | undefined;
   /** Entries at or after this time (ms since the epoch). */
   readonly since?: number | undefined;
@@ -101,22 +102,52 @@ export interface AuditQuery {
   readonly limit?: number | undefined;
 }
 
+/** Where an entry stands in the log's order: by time, ties by id. */
+interface Position {
+  readonly at: number;
+  readonly id: number;
+}
+
+/** The position of entry `id`; an entry purged since (or never stored) stands at its id alone. */
+async function positionOf(db: SqlExecutor, id: number): Promise<Position | undefined> {
+  const row = await db.get<Position>('SELECT at, id FROM audit_log WHERE id = ?', [id]);
+  return row && { at: Number(row.at), id: Number(row.id) };
+}
+
+/**
+ * The entries that match, in time order (ties by id), paged by keyset: `before` / `after` name an
+ * entry and the page continues from its position, so each page is an index range read of `limit`
+ * rows whatever the log's size, and new entries never shift a page. Every filter has an index
+ * ordered by (filter, at, id) (migration 7), which serves it with or without a time range.
+ */
 export async function queryAudit(db: SqlExecutor, query: AuditQuery = {}): Promise<AuditRecord[]> {
   const where: string[] = [];
   const params: Array<string | number> = [];
-  if (query.subject !== undefined) where.push('subject = ?') && params.push(query.subject);
-  if (query.action !== undefined) where.push('action = ?') && params.push(query.action);
-  if (query.result !== undefined) where.push('result = ?') && params.push(query.result);
-  if (query.reason !== undefined) where.push('reason = ?') && params.push(query.reason);
-  if (query.clientIp !== undefined) where.push('client_ip = ?') && params.push(query.clientIp);
-  if (query.after !== undefined) where.push('id > ?') && params.push(query.after);
-  if (query.before !== undefined) where.push('id < ?') && params.push(query.before);
-  if (query.since !== undefined) where.push('at >= ?') && params.push(query.since);
-  if (query.until !== undefined) where.push('at < ?') && params.push(query.until);
+  const add = (condition: string, ...values: Array<string | number>) => {
+    where.push(condition);
+    params.push(...values);
+  };
+  if (query.subject !== undefined) add('subject = ?', query.subject);
+  if (query.action !== undefined) add('action = ?', query.action);
+  if (query.result !== undefined) add('result = ?', query.result);
+  if (query.reason !== undefined) add('reason = ?', query.reason);
+  if (query.clientIp !== undefined) add('client_ip = ?', query.clientIp);
+  if (query.since !== undefined) add('at >= ?', query.since);
+  if (query.until !== undefined) add('at < ?', query.until);
+  // The bare `at` bound gives the index its range; the OR settles ties within one millisecond.
+  if (query.after !== undefined) {
+    const from = await positionOf(db, query.after);
+    if (from) add('at >= ? AND (at > ? OR id > ?)', from.at, from.at, from.id);
+    else add('id > ?', query.after);
+  }
+  if (query.before !== undefined) {
+    const to = await positionOf(db, query.before);
+    if (to) add('at <= ? AND (at < ? OR id < ?)', to.at, to.at, to.id);
+    else add('id < ?', query.before);
+  }
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-  // By id, not time: ids follow insertion order even where two entries share a millisecond.
   const order = query.newestFirst ? 'DESC' : 'ASC';
-  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT ?`, [...params, limit]);
+  const rows = await db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at ${order}, id ${order} LIMIT ?`, [...params, limit]);
   return rows.map((r) => ({
     id: Number(r.id),
     at: new Date(r.at),

@@ -49,7 +49,7 @@ export type IssueRow = IssueUser & IpBudgetColumns & { credential_id: string | n
  * when the reads allow it (user active and not frozen, credential active, address within
  * `budget`); the caller still checks the row, says why when it refuses, and stores the candidate
  * itself when `issued` is false. Should the two ever disagree, the worst left behind is an
- * unissued row nobody knows the id of, purged with the expired ones.
+ * unissued row nobody knows the id of, purged with the expired ones (housekeeping.ts).
  */
 export async function lookUpForIssue(
   db: Database,
@@ -142,12 +142,6 @@ export async function whyNotConsumed(db: SqlExecutor, id: string): Promise<strin
   const row = await db.get<{ status: string }>('SELECT c.status FROM challenges h JOIN token_credentials c ON c.id = h.credential_id WHERE h.id = ?', [id]);
   if (!row) return 'challenge_unknown';
   return row.status !== 'active' ? `credential_${row.status}` : 'challenge_replayed';
-}
-
-/** Drops challenges that expired before `before` (used or not): the tables hold recent ones only. */
-export async function purgeChallenges(db: SqlExecutor, before: number): Promise<void> {
-  await db.run('DELETE FROM challenges WHERE expires_at < ?', [before]);
-  await db.run('DELETE FROM fido_challenges WHERE expires_at < ?', [before]);
 }
 
 // ---- security keys (WebAuthn) ----

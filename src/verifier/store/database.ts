@@ -45,3 +45,11 @@ export function ddl(dialect: Dialect, script: string): string {
       : { blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', bigint: 'INTEGER' };
   return script.replace(/\{(\w+)\}/g, (whole, word: string) => words[word] ?? whole);
 }
+
+/**
+ * ` COLLATE "C"` on PostgreSQL: byte order, in which every string with a prefix sorts together (a
+ * locale's order need not keep them so). SQLite compares text byte-wise already.
+ */
+export function byteOrder(dialect: Dialect): string {
+  return dialect === 'postgres' ? ' COLLATE "C"' : '';
+}

@@ -1,9 +1,10 @@
 // The verifier's schema, as numbered migrations applied in order, once. Times are milliseconds
 // since the epoch (BIGINT); secrets never appear in clear: tokens, API keys and temporary
 // passwords as keyed hashes, passwords as argon2id strings, queued mail bodies sealed.
-import { ddl, type Database } from './database.js';
+import { byteOrder, ddl, type Database, type Dialect } from './database.js';
 
-const MIGRATIONS: readonly string[] = [
+// A migration is one script for both engines, or one per engine where their SQL differs.
+const MIGRATIONS: ReadonlyArray<string | ((dialect: Dialect) => string)> = [
   `CREATE TABLE users (
      id TEXT PRIMARY KEY,
      username TEXT NOT NULL UNIQUE,
@@ -168,6 +169,24 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX web_sessions_user ON web_sessions (user_id);
    CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);`,
+  // Queries that stay fast at a million users and ten million audit rows (store/user-search.ts,
+  // store/audit.ts, store/retention.ts). The audit log is read newest first by time (ties by id)
+  // with one of the console's filters: an index per filter, ordered the same way. Users are
+  // searched by username or email prefix, compared byte-wise (PostgreSQL's "C" collation: a
+  // locale's order would scatter a prefix, and pg_trgm cannot be assumed installed); SQLite's
+  // unique username index compares byte-wise already. Purges find expired challenges and old
+  // audit rows by index instead of reading the whole table.
+  (dialect) => `DROP INDEX audit_log_subject;
+   CREATE INDEX audit_log_subject ON audit_log (subject, at, id);
+   CREATE INDEX audit_log_at ON audit_log (at, id);
+   CREATE INDEX audit_log_action ON audit_log (action, at, id);
+   CREATE INDEX audit_log_result ON audit_log (result, at, id);
+   CREATE INDEX audit_log_reason ON audit_log (reason, at, id);
+   CREATE INDEX audit_log_client_ip ON audit_log (client_ip, at, id);
+   ${dialect === 'postgres' ? `CREATE INDEX users_username_prefix ON users (username${byteOrder(dialect)});` : ''}
+   CREATE INDEX users_email_prefix ON users (lower(email)${byteOrder(dialect)}, username${byteOrder(dialect)});
+   CREATE INDEX challenges_expiry ON challenges (expires_at);
+   CREATE INDEX fido_challenges_expiry ON fido_challenges (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -176,11 +195,18 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export async function migrate(db: Database): Promise<void> {
   await db.transaction(async (tx) => {
     // PostgreSQL: one migrating instance at a time (SQLite's BEGIN IMMEDIATE already serialises).
-    if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(7071)');
+    if (db.dialect === 'postgres') {
+      // Building an index on millions of audit rows takes longer than a request's statement may,
+      // and so may waiting for another instance doing it.
+      await tx.run('SET LOCAL statement_timeout = 0');
+      await tx.run('SELECT pg_advisory_xact_lock(7071)');
+    }
     await tx.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at ${ddl(db.dialect, '{bigint}')} NOT NULL)`);
     const row = await tx.get<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
     for (let version = (row?.version ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-      for (const statement of ddl(db.dialect, MIGRATIONS[version - 1]!).split(/;\s*(?:\n|$)/)) {
+      const migration = MIGRATIONS[version - 1]!;
+      const script = typeof migration === 'string' ? migration : migration(db.dialect);
+      for (const statement of ddl(db.dialect, script).split(/;\s*(?:\n|$)/)) {
         if (statement.trim()) await tx.run(statement);
       }
       await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [version, Date.now()]);

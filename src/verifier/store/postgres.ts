@@ -1,6 +1,9 @@
 // The shared engine: PostgreSQL through a `pg` pool. BIGINT columns (milliseconds since the epoch)
-// come back as numbers, not strings; `?` placeholders become `$n`.
+// come back as numbers, not strings; `?` placeholders become `$n`. Waits are bounded (connection
+// and statement timeouts), and a server that is away is a StoreUnavailableError (HTTP 503 with
+// Retry-After); the pool drops broken connections and makes new ones once the server is back.
 import pg from 'pg';
+import { StoreUnavailableError } from '../errors.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 import { PipelinedClients } from './postgres-pipeline.js';
 
@@ -40,6 +43,32 @@ const PIPELINED_CONNECTIONS = 4;
 /** "cached plan must not change result type": a table changed (another instance migrated it). */
 const STALE_PLAN = '0A000';
 
+// How long anything may wait on PostgreSQL: a connection (from the pool, or a new one) within
+// CONNECT_TIMEOUT_MS, a statement within STATEMENT_TIMEOUT_MS (the server cancels it; the client
+// gives up a second later should the server not answer at all). A request that needs the store
+// while it is away is answered 503 within these bounds, never left hanging.
+export const CONNECT_TIMEOUT_MS = 2000;
+export const STATEMENT_TIMEOUT_MS = 5000;
+
+/**
+ * SQLSTATEs that mean the server is away or going (not that the statement was wrong): connection
+ * exceptions (class 08), shutting down or starting up (57P01-57P03), cancelled by the statement
+ * timeout (57014), no connection slot left (53300).
+ */
+function unavailableState(code: string): boolean {
+  return code.startsWith('08') || ['57P01', '57P02', '57P03', '57014', '53300'].includes(code);
+}
+
+/**
+ * The error a caller gets: StoreUnavailableError when PostgreSQL could not be reached or answer —
+ * a server error of the kinds above, or any failure of the driver's own (a refused or lost
+ * connection, a timeout), which are not server errors at all; the statement's own errors as they are.
+ */
+function translated(err: unknown): unknown {
+  if (err instanceof pg.DatabaseError) return unavailableState(err.code ?? '') ? new StoreUnavailableError(err) : err;
+  return err instanceof TypeError || err instanceof RangeError || err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
+}
+
 /** The pool, a pooled client inside a transaction, or the pipelined connections. */
 interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
@@ -54,9 +83,9 @@ class PostgresExecutor implements SqlExecutor {
     } catch (err) {
       // Outside a transaction, prepare it again under a new name; inside one, the transaction
       // has failed already and its caller decides.
-      if ((err as { code?: string }).code !== STALE_PLAN || !(this.client instanceof pg.Pool || this.client instanceof PipelinedClients)) throw err;
+      if ((err as { code?: string }).code !== STALE_PLAN || !(this.client instanceof pg.Pool || this.client instanceof PipelinedClients)) throw translated(err);
       statementNames.delete(sql);
-      return this.client.query(prepared(sql, params));
+      return this.client.query(prepared(sql, params)).catch((again: unknown) => Promise.reject(translated(again)));
     }
   }
 
@@ -87,7 +116,15 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
 
   private constructor(url: string, maxConnections: number, relaxed: boolean) {
     // Relaxed connections commit without waiting for the WAL flush (synchronous_commit = off).
-    const config = { connectionString: url, types, ...(relaxed ? { options: '-c synchronous_commit=off' } : {}) };
+    const settings = [`-c statement_timeout=${STATEMENT_TIMEOUT_MS}`, ...(relaxed ? ['-c synchronous_commit=off'] : [])];
+    const config = {
+      connectionString: url,
+      types,
+      options: settings.join(' '),
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: STATEMENT_TIMEOUT_MS + 1000,
+      keepAlive: true,
+    };
     const pool = new pg.Pool({ ...config, max: maxConnections });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
@@ -113,22 +150,31 @@ export class PostgresDatabase extends PostgresExecutor implements Database {
   }
 
   async transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((err: unknown) => Promise.reject(translated(err)));
+    // The server ending the connection between two statements (a shutdown) is an 'error' event on
+    // the client: kept from crashing the process, it fails the next statement, which answers 503.
+    let broken: unknown;
+    const onError = (err: Error) => (broken ??= err);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await body(new PostgresExecutor(client));
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
+      const error = translated(err);
+      if (error instanceof StoreUnavailableError) broken = err;
+      else await client.query('ROLLBACK').catch(() => {});
+      throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A connection that failed is not given back to the pool for the next caller to meet.
+      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
     }
   }
 
   async exec(script: string): Promise<void> {
-    await this.#pool.query(script);
+    await this.#pool.query(script).catch((err: unknown) => Promise.reject(translated(err)));
   }
 
   /** Closes the pool, and the relaxed one with it. */

@@ -13,6 +13,18 @@ export function tokensOf(db: SqlExecutor, userId: string): Promise<SecurityToken
   return db.all<SecurityTokenRow>('SELECT name, token_hash, created_at, reminded_at FROM security_tokens WHERE user_id = ? ORDER BY name', [userId]);
 }
 
+/** The tokens of several users in one read (a page of the console's users), by user id. */
+export async function tokensOfUsers(db: SqlExecutor, userIds: readonly string[]): Promise<Map<string, SecurityTokenRow[]>> {
+  const byUser = new Map<string, SecurityTokenRow[]>(userIds.map((id) => [id, []]));
+  if (userIds.length === 0) return byUser;
+  const rows = await db.all<SecurityTokenRow & { user_id: string }>(
+    `SELECT user_id, name, token_hash, created_at, reminded_at FROM security_tokens WHERE user_id IN (${userIds.map(() => '?').join(', ')}) ORDER BY user_id, name`,
+    userIds,
+  );
+  for (const { user_id, ...row } of rows) byUser.get(user_id)?.push(row);
+  return byUser;
+}
+
 /** Creates or replaces the token `name` of a user. */
 export async function putToken(db: SqlExecutor, userId: string, name: string, hash: Uint8Array, now: number): Promise<void> {
   await db.run(

@@ -32,7 +32,6 @@ import {
   insertChallenge,
   insertFidoChallenge,
   lookUpForIssue,
-  purgeChallenges,
   whyFidoNotConsumed,
   whyNotConsumed,
   type ConsumedChallenge,
@@ -139,12 +138,9 @@ class Refusal extends Error {
   }
 }
 
-/** Used or expired challenges are kept this long (for "replayed" vs "unknown" in the audit), then purged. */
-const KEEP_SPENT_MS = 3_600_000;
-
+// Used or expired challenges are kept an hour (for "replayed" vs "unknown" in the audit), then
+// purged by the housekeeping run (housekeeping.ts), not here on a login's way.
 export class ChallengeService {
-  #lastPurge = 0;
-
   constructor(
     private readonly ctx: VerifierContext,
     private readonly authenticator: Authenticator,
@@ -179,11 +175,6 @@ export class ChallengeService {
     const selector = request.credential;
     const column = 'id' in selector ? 'id' : 'serial' in selector ? 'serial' : 'fingerprint';
     const value = 'id' in selector ? selector.id : 'serial' in selector ? selector.serial : selector.fingerprint;
-    // Once a minute per instance, spent challenges go: the table holds the last hour, not history.
-    if (now - this.#lastPurge > 60_000) {
-      this.#lastPurge = now;
-      await purgeChallenges(ctx.db.relaxed, now - KEEP_SPENT_MS);
-    }
     const candidate = { id: newChallengeId(now), purpose: request.purpose, challenge: newChallenge(), expiresAt: now + ctx.challengeTtlMs, createdAt: now };
     // The credential, its user and the address's failure budget in one read (which, on
     // PostgreSQL, also stores the challenge when they allow it); without a username (a kiosk
@@ -320,10 +311,6 @@ export class ChallengeService {
     const action = 'challenge.issue';
     const db = ctx.db.relaxed;
     const now = ctx.now();
-    if (now - this.#lastPurge > 60_000) {
-      this.#lastPurge = now;
-      await purgeChallenges(db, now - KEEP_SPENT_MS);
-    }
     const wanted = request.credentialIds;
     let user: UserRow | undefined;
     let keys: Array<{ id: string; fido_credential_id: string; status: string }> = [];

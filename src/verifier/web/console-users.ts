@@ -1,4 +1,5 @@
-// The console's users: search and page through them, create one; one user's page with the
+// The console's users: search them by username or email prefix and page through them (keyset,
+// store/user-search.ts), create one; one user's page with the
 // account actions (deactivate, reactivate, freeze, unfreeze, unlock), a new password, login IP
 // ranges, and the enrolled tokens with block / unblock / revoke / unlock and the lost-token
 // temporary password (mailed, or shown once on the page that answers the form — never in a URL).
@@ -21,20 +22,21 @@ const CREDENTIAL_ACTIONS: Record<string, { permission: ConsolePermission; lifecy
   unlock: { permission: 'credentials.unlock' },
 };
 
-function pageNumber(value: string | undefined): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
-}
+/** Counted up to this many: a count of a million users would read them all. */
+const COUNT_CAP = 1000;
 
 export function consoleUserRoutes(web: FastifyInstance, verifier: Verifier): void {
   const users = page(web, '/console/users', {
     template: 'console/users',
     guard: 'users.read',
     load: async (request) => {
-      const q = (queryText(request, 'q') ?? '').trim().toLowerCase();
-      const all = (await verifier.admin.list()).filter((u) => !q || u.username.includes(q) || u.email.toLowerCase().includes(q));
-      const current = Math.min(pageNumber(queryText(request, 'page')), Math.max(1, Math.ceil(all.length / USERS_PER_PAGE)));
-      return { title: 'Users', q, total: all.length, pageNo: current, pages: Math.ceil(all.length / USERS_PER_PAGE), users: all.slice((current - 1) * USERS_PER_PAGE, current * USERS_PER_PAGE), values: form(request) };
+      const q = (queryText(request, 'q') ?? '').trim();
+      const [found, total] = await Promise.all([
+        verifier.admin.search({ text: q, after: queryText(request, 'after') || undefined, before: queryText(request, 'before') || undefined, limit: USERS_PER_PAGE }),
+        verifier.admin.count(q, COUNT_CAP + 1),
+      ]);
+      const link = (name: string, value: string | undefined) => value === undefined ? undefined : `/console/users?${new URLSearchParams([['q', q], [name, value]])}`;
+      return { title: 'Users', q, total: total > COUNT_CAP ? `More than ${COUNT_CAP.toLocaleString('en')}` : String(total), users: found.users, nextLink: link('after', found.next), previousLink: link('before', found.previous), values: form(request) };
     },
   });
   action(web, '/console/users', {

@@ -33,7 +33,8 @@ export function noticeOf(value: unknown): string | undefined {
 export function describeError(error: unknown): { status: number; message: string } | undefined {
   if (!(error instanceof VerifierError)) return undefined;
   const status = httpStatusOf(error.code);
-  if (status >= 500) return undefined;
+  // A store that is away (503) is said as it is; other server errors are not described.
+  if (status >= 500 && status !== 503) return undefined;
   const message = error.message.charAt(0).toUpperCase() + error.message.slice(1);
   return { status, message: /[.!?]$/.test(message) ? message : `${message}.` };
 }
