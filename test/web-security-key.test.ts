@@ -93,7 +93,10 @@ describe('security keys on the pages', () => {
     const second = (await storedKey(current, 'kim')).signCount!;
     expect(second).toBeGreaterThan(first);
     const logins = await current.verifier.audit({ subject: 'kim', action: 'challenge.login', newestFirst: true, limit: 5 });
-    expect(logins.slice(0, 2).map((e) => [e.result, e.reason])).toEqual([['success', 'ok'], ['success', 'ok']]);
+    // Both key sign-ins succeeded (the first also logs its password check, reason 'password'; the
+    // log is in time order, and the two entries of one sign-in may share or swap a millisecond).
+    expect(logins.every((e) => e.result === 'success')).toBe(true);
+    expect(logins.filter((e) => e.reason === 'ok')).toHaveLength(2);
 
     // Lost: reported on the page, blocked at once; the key's next sign-in fails, generically.
     await page.goto(`${current.url}/account/cards`);
@@ -142,7 +145,8 @@ describe('security keys on the pages', () => {
         seen.push([response.status, response.headers.get('retry-after')]);
       }
       return seen;
-    }, [BUDGET, csrf] as [number, string]);
+    // One more than the budget: the last is refused however many failures earlier tests left here.
+    }, [BUDGET + 1, csrf] as [number, string]);
     expect(statuses.map(([status]) => status)).toContain(401);
     const [status, retryAfter] = statuses.at(-1)!;
     expect(status).toBe(429);

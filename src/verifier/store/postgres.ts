@@ -3,7 +3,7 @@
 // and statement timeouts), and a server that is away is a StoreUnavailableError (HTTP 503 with
 // Retry-After); the pool drops broken connections and makes new ones once the server is back.
 import pg from 'pg';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError, VerifierError } from '../errors.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 import { PipelinedClients } from './postgres-pipeline.js';
 
@@ -65,8 +65,14 @@ function unavailableState(code: string): boolean {
  * connection, a timeout), which are not server errors at all; the statement's own errors as they are.
  */
 function translated(err: unknown): unknown {
-  if (err instanceof pg.DatabaseError) return unavailableState(err.code ?? '') ? new StoreUnavailableError(err) : err;
-  return err instanceof TypeError || err instanceof RangeError || err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
+  // A server error by its SQLSTATE, not its class: pipelined connections may hand it over as
+  // another object than pg.DatabaseError.
+  const sqlState = (err as { code?: unknown } | undefined)?.code;
+  if (err instanceof pg.DatabaseError || (typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState))) {
+    return unavailableState(typeof sqlState === 'string' ? sqlState : '') ? new StoreUnavailableError(err) : err;
+  }
+  // Our own errors (a transaction's body refusing its input, say) and programming errors pass as they are.
+  return err instanceof VerifierError || err instanceof TypeError || err instanceof RangeError ? err : new StoreUnavailableError(err);
 }
 
 /** The pool, a pooled client inside a transaction, or the pipelined connections. */
