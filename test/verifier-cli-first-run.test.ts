@@ -88,6 +88,23 @@ describe('tokengate verifier policy', () => {
   });
 });
 
+describe('tokengate verifier user list', () => {
+  it('shows a page and says on stderr, not stdout, how to see the next one', () => {
+    for (const name of ['list-b', 'list-a']) expect(tokengate('user', 'add', name, '--email', `${name}@lists.test`).status).toBe(0);
+    const first = tokengate('user', 'list', '--search', 'list-', '--limit', '1');
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^list-a\s/m);
+    expect(first.stdout).not.toContain('list-b');
+    expect(first.stderr.trim()).toBe("more users after list-a: tokengate verifier user list --search 'list-' --after list-a");
+    const next = tokengate('user', 'list', '--search', 'list-', '--limit', '1', '--after', 'list-a');
+    expect(next.stdout).toMatch(/^list-b\s/m);
+    expect(next.stderr).toBe('');
+    expect(json<Array<{ username: string }>>('user', 'list', '--search', 'list-b@').map((u) => u.username)).toEqual(['list-b']);
+    expect(json<Array<{ username: string }>>('user', 'list').map((u) => u.username)).toContain('dana');
+    expect(usage('user', 'list', '--limit', '0')).toContain('--limit');
+  });
+});
+
 describe('messages and exit codes', () => {
   it('an unknown option is one sentence naming it and the help, never a value given with it', () => {
     const policy = usage('user', 'list', '--policy', 'token-only');

@@ -117,6 +117,44 @@ describe('API keys and scopes', () => {
   });
 });
 
+describe('the user listing', () => {
+  const get = (url: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${helpdeskKey}` } });
+  /** The target of the Link header's `rel`, or undefined. */
+  const linkOf = (header: unknown, rel: string) => (typeof header === 'string' ? new RegExp(`<([^>]+)>; rel="${rel}"`).exec(header)?.[1] : undefined);
+
+  it('answers one page at a time, in username order, and links the next and previous pages', async () => {
+    for (const name of ['page-c', 'page-a', 'page-e', 'page-b', 'page-d']) {
+      const created = await app.inject({ method: 'POST', url: '/v1/admin/users', headers: { authorization: `Bearer ${adminKey}` }, payload: { username: name, email: `${name}@pages.test`, password: PASSWORD } });
+      expect(created.statusCode).toBe(201);
+    }
+    const seen: string[][] = [];
+    let url: string | undefined = '/v1/admin/users?search=page-&limit=2';
+    let last: Awaited<ReturnType<typeof get>> | undefined;
+    while (url !== undefined) {
+      last = await get(url);
+      expect(last.statusCode).toBe(200);
+      seen.push((last.json() as Array<{ username: string }>).map((u) => u.username));
+      url = linkOf(last.headers.link, 'next');
+    }
+    expect(seen).toEqual([['page-a', 'page-b'], ['page-c', 'page-d'], ['page-e']]);
+    // Back from the last page: the two before it.
+    const back = await get(linkOf(last!.headers.link, 'prev')!);
+    expect((back.json() as Array<{ username: string }>).map((u) => u.username)).toEqual(['page-c', 'page-d']);
+    // By email prefix, and everyone (alice too) by default, 100 a page.
+    expect(((await get('/v1/admin/users?search=page-b@')).json() as Array<{ username: string }>).map((u) => u.username)).toEqual(['page-b']);
+    const everyone = await get('/v1/admin/users');
+    expect((everyone.json() as unknown[]).length).toBe(6);
+    expect(everyone.headers.link).toBeUndefined();
+  });
+
+  it('refuses a page it cannot answer with a 400', async () => {
+    for (const query of ['limit=0', 'limit=1001', 'limit=ten', 'after=a&before=b', 'offset=5']) {
+      const refused = await get(`/v1/admin/users?${query}`);
+      expect([query, refused.statusCode, refused.json()]).toMatchObject([query, 400, { error: { code: 'ERR_INVALID_INPUT' } }]);
+    }
+  });
+});
+
 describe('bad input', () => {
   const admin = () => ({ authorization: `Bearer ${adminKey}` });
 

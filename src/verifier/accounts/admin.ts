@@ -10,7 +10,7 @@ import type { SqlExecutor } from '../store/database.js';
 import { deleteToken, deleteTokensOf, tokensOf, tokensOfUsers, type SecurityTokenRow } from '../store/security-tokens.js';
 import { countUsers, searchUsers, type UserSearch } from '../store/user-search.js';
 import { endSessionsOf } from '../store/web-sessions.js';
-import { deleteUser, findUser, insertUser, listUsers, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
+import { deleteUser, findUser, insertUser, loginIpRanges, updateUser, type UserRow } from '../store/users.js';
 import { checkChallengePolicy, userChallengePolicy, type ChallengePolicy } from '../tokens/policy.js';
 import { DEFAULT_TOKEN_NAME, issueTokens } from './tokens.js';
 import { checkCidrs, checkEmail, checkNewPassword, checkTokenName, checkUsername } from './validate.js';
@@ -107,9 +107,17 @@ export class AccountAdmin {
     return this.#view(this.ctx.db, user);
   }
 
-  async list(): Promise<UserView[]> {
-    const users = await listUsers(this.ctx.db);
-    return Promise.all(users.map((u) => this.#view(this.ctx.db, u)));
+  /**
+   * Every user whose username (or, with an `@`, email address) starts with `text`, in username
+   * order, read a page at a time: a store of a million users is never held at once.
+   */
+  async *each(text = '', pageSize = 500): AsyncGenerator<UserView> {
+    let after: string | undefined;
+    do {
+      const page = await this.search({ text, after, limit: pageSize });
+      yield* page.users;
+      after = page.next;
+    } while (after !== undefined);
   }
 
   /** One page of the users whose username (or, with an `@`, email address) starts with `search.text`. */

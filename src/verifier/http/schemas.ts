@@ -124,6 +124,19 @@ export const auditQuery = {
   },
 } as const;
 
+/** The user listing's page: a username or email prefix, keyset cursors, at most 1,000 a page. */
+export const userListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    search: { type: 'string', maxLength: 320 },
+    after: { type: 'string', minLength: 1, maxLength: 200 },
+    before: { type: 'string', minLength: 1, maxLength: 200 },
+    limit: { type: 'string', pattern: '^(?:[1-9][0-9]{0,2}|1000)$' },
+  },
+  not: { required: ['after', 'before'] },
+} as const;
+
 export const auditReply = {
   type: 'array',
   items: {

@@ -48,10 +48,6 @@ export function findUser(db: SqlExecutor, username: string, forUpdate = ''): Pro
   return db.get<UserRow>(`SELECT * FROM users WHERE username = ?${forUpdate}`, [canonicalUsername(username)]);
 }
 
-export function listUsers(db: SqlExecutor): Promise<UserRow[]> {
-  return db.all<UserRow>('SELECT * FROM users ORDER BY username');
-}
-
 type UserField =
   | 'email'
   | 'password_hash'

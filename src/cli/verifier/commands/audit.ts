@@ -5,6 +5,7 @@ import { UsageError } from '../../exit-codes.js';
 import { jsonOption } from '../../commands/options.js';
 import { printListing } from '../../table.js';
 import { defineVerifierCommand, withVerifier } from '../command.js';
+import { limitOption } from '../paging.js';
 
 interface AuditOptions {
   subject?: string | undefined;
@@ -26,8 +27,7 @@ function time(option: string, value: string | undefined): number | undefined {
 }
 
 function auditQueryFrom(values: AuditOptions): AuditQuery {
-  const limit = values.limit === undefined ? 100 : /^\d{1,4}$/.test(values.limit) ? Number(values.limit) : NaN;
-  if (!(limit >= 1 && limit <= 1000)) throw new UsageError(`--limit: a whole number from 1 to 1000 (got ${JSON.stringify(values.limit)})`);
+  const limit = limitOption(values.limit, 100);
   const since = time('since', values.since);
   const until = time('until', values.until);
   if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--since: must be before --until');

@@ -9,6 +9,7 @@ import { jsonOption } from '../../commands/options.js';
 import { UsageError } from '../../exit-codes.js';
 import { printListing } from '../../table.js';
 import { ACTOR, defineVerifierCommand, withVerifier } from '../command.js';
+import { userPage, userPageOptions, type UserPageOptions } from '../paging.js';
 
 const POLICY = 'token-only|password+token';
 const POLICY_MEANS = 'token-only: the token and its PIN; password+token: the password too';
@@ -64,10 +65,10 @@ function rangeCommand() {
 }
 
 function listCommand() {
-  return jsonOption(defineVerifierCommand('list', "The ranges' policies, then every user's own")).action(
-    withVerifier<{ json?: boolean }>(async (verifier, _args, options) => {
+  return jsonOption(userPageOptions(defineVerifierCommand('list', "The ranges' policies, then each user's own (the first 1000, or --search, --after)"))).action(
+    withVerifier<UserPageOptions & { json?: boolean }>(async (verifier, _args, options) => {
       const ranges = await verifier.organisation.challengePolicyRanges();
-      const users = (await verifier.admin.list()).map((u) => ({ username: u.username, challengePolicy: u.challengePolicy }));
+      const users = (await userPage(verifier, options, 'tokengate verifier policy list')).map((u) => ({ username: u.username, challengePolicy: u.challengePolicy }));
       printListing(options.json, { ranges, users }, [...ranges.map((r) => ({ for: `clients in ${r.cidr}`, policy: r.policy })), ...users.map((u) => ({ for: `user ${u.username}`, policy: u.challengePolicy }))]);
     }),
   );

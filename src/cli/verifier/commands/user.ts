@@ -6,6 +6,7 @@ import { jsonOption } from '../../commands/options.js';
 import { printListing } from '../../table.js';
 import { ACTOR, collect, defineVerifierCommand, withVerifier } from '../command.js';
 import { newPassword } from '../secrets.js';
+import { userPage, userPageOptions, type UserPageOptions } from '../paging.js';
 import { userChangeCommands } from './user-changes.js';
 
 /** One user as field/value lines, with the client ranges whose policy overrides the user's own. */
@@ -44,9 +45,9 @@ function addCommand() {
 }
 
 function listCommand() {
-  return jsonOption(defineVerifierCommand('list', 'Every user: active, frozen, locked, tokens, policy')).action(
-    withVerifier<{ json?: boolean }>(async (verifier, _args, options) => {
-      const users = await verifier.admin.list();
+  return jsonOption(userPageOptions(defineVerifierCommand('list', 'Users (the first 1000, or --search, --after): active, frozen, locked, tokens, policy'))).action(
+    withVerifier<UserPageOptions & { json?: boolean }>(async (verifier, _args, options) => {
+      const users = await userPage(verifier, options, 'tokengate verifier user list');
       printListing(options.json, users, users.map((u) => ({ username: u.username, email: u.email, active: u.active, frozen: u.frozen, locked: u.locked, tokens: u.securityTokens.length, policy: u.challengePolicy })));
     }),
   );

@@ -17,12 +17,15 @@ import {
   trustedRangeQuery,
   trustedRangesReply,
   userActionParams,
+  userListQuery,
   usernameParams,
   userView,
 } from '../schemas.js';
 
 const failures = { 400: errorReply, 401: errorReply, 403: errorReply, 404: errorReply, 409: errorReply };
 const security = [{ apiKey: [] }];
+/** Users a page of the listing holds unless the caller asks for another number (up to 1,000). */
+const USER_PAGE = 100;
 
 export function adminRoutes(app: FastifyInstance, verifier: Verifier): void {
   const admin = { preHandler: requireScope(verifier, 'admin') };
@@ -36,8 +39,25 @@ export function adminRoutes(app: FastifyInstance, verifier: Verifier): void {
     async (request, reply) => reply.code(201).send(await verifier.admin.create(actorOf(request), request.body)),
   );
 
-  app.get('/v1/admin/users', { ...helpdesk, schema: { summary: 'List users', security, response: { 200: { type: 'array', items: userView }, ...failures } } }, async () =>
-    verifier.admin.list(),
+  app.get<{ Querystring: { search?: string; after?: string; before?: string; limit?: string } }>(
+    '/v1/admin/users',
+    {
+      ...helpdesk,
+      schema: {
+        summary: 'One page of users (username order; `search`: a username prefix, or an email prefix with an @); the next and previous pages are in the Link header',
+        security,
+        querystring: userListQuery,
+        response: { 200: { type: 'array', items: userView }, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const { search = '', after, before, limit = String(USER_PAGE) } = request.query;
+      const page = await verifier.admin.search({ text: search, after, before, limit: Number(limit) });
+      const link = (rel: string, cursor: Record<string, string>) => `</v1/admin/users?${new URLSearchParams({ ...(search ? { search } : {}), ...cursor, limit })}>; rel="${rel}"`;
+      const links = [...(page.next === undefined ? [] : [link('next', { after: page.next })]), ...(page.previous === undefined ? [] : [link('prev', { before: page.previous })])];
+      if (links.length) reply.header('link', links.join(', '));
+      return page.users;
+    },
   );
 
   app.get<Username>(
