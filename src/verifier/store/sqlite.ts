@@ -12,6 +12,8 @@ import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
 import { WriteBatch } from './sqlite-batch.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { DEFAULT_LOCK_WAIT_MS, isBusy, LOCK_SLICE_MS, retryWhileBusy } from './sqlite-lock.js';
+import { StoreUnavailableError } from '../errors.js';
 import { prepareDatabaseFile, restrictCompanions, type VerifierWarning } from './sqlite-file.js';
 
 type Params = readonly SqlValue[];
@@ -93,6 +95,15 @@ interface Shared {
   /** The relaxed writes of this turn of the event loop, committed together on the next. */
   batch: WriteBatch | undefined;
   checkpointer: WalCheckpointer | undefined;
+  /** How long a write waits for a lock another process holds (sqlite-lock.ts). */
+  lockWaitMs: number;
+  /** Writes now waiting (asynchronously) for that lock: the connection is idle meanwhile. */
+  lockWaiters: number;
+}
+
+export interface SqliteOptions {
+  /** How long a write waits for the write lock another process holds before 503 (default 5 s). */
+  readonly lockWaitMs?: number;
 }
 
 export class SqliteDatabase extends SqliteExecutor implements Database {
@@ -112,7 +123,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
    * Opens (creating, 0600) the database file; `:memory:` for a throwaway one. An existing file
    * that others may read is reported to `onWarning`, and opened all the same.
    */
-  static open(path: string, onWarning: (warning: VerifierWarning) => void = () => undefined): SqliteDatabase {
+  static open(path: string, onWarning: (warning: VerifierWarning) => void = () => undefined, options: SqliteOptions = {}): SqliteDatabase {
     const file = path !== ':memory:';
     if (file) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -120,8 +131,9 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       if (warning) onWarning(warning);
     }
     const db = new BetterSqlite3(path);
-    // Another process may hold the write lock for a moment: wait for it rather than fail.
-    db.pragma('busy_timeout = 10000');
+    // Another process may hold the write lock: SQLite waits a slice, the rest is waited
+    // asynchronously (sqlite-lock.ts), so the event loop never stalls on it.
+    db.pragma(`busy_timeout = ${LOCK_SLICE_MS}`);
     enableWal(db);
     db.pragma('foreign_keys = ON');
     // Commits through `relaxed` do not wait for the disk; the durable view switches to FULL around
@@ -135,7 +147,7 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
       db.pragma('wal_autocheckpoint = 0');
       checkpointer = new WalCheckpointer(path);
     }
-    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false, batch: undefined, checkpointer }, false);
+    return new SqliteDatabase(db, { queue: Promise.resolve(), closed: false, batch: undefined, checkpointer, lockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, lockWaiters: 0 }, false);
   }
 
   /**
@@ -153,25 +165,74 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
     this.#shared.batch = undefined;
   }
 
-  /** Runs `work` after everything queued before it on this connection, whatever their outcome. */
-  #enqueue<T>(work: () => T | Promise<T>): Promise<T> {
-    const result = this.#shared.queue.then(work, work);
+  /**
+   * Runs `work` after everything queued before it on this connection, whatever their outcome. Its
+   * deadline for the write lock counts from now, not from its turn: when another process holds
+   * the lock, the writes queued behind the first give up with it, not one bound after another.
+   */
+  #enqueue<T>(work: (lockDeadline: number) => T | Promise<T>): Promise<T> {
+    const lockDeadline = performance.now() + this.#shared.lockWaitMs;
+    const run = () => work(lockDeadline);
+    const result = this.#shared.queue.then(run, run);
     this.#shared.queue = result.catch(() => undefined);
     return result;
   }
 
-  #serial<T>(work: () => Promise<T>): Promise<T> {
-    return this.#enqueue(async () => {
+  /**
+   * Runs `work` alone on the connection. `work` that fails for want of the write lock before it
+   * did anything (`retryable`: one statement, or a transaction's BEGIN) is tried again, waiting
+   * asynchronously; otherwise a lock that cannot be had is the store being unavailable.
+   */
+  #serial<T>(work: (lockDeadline: number) => Promise<T>, retryable = true): Promise<T> {
+    return this.#enqueue(async (lockDeadline) => {
       await this.#shared.checkpointer?.writable();
       this.#flush();
-      if (this.#relaxedView) return work();
+      if (this.#relaxedView) return this.#lockWaiting(work, retryable, lockDeadline);
       this.db.pragma('synchronous = FULL');
       try {
-        return await work();
+        return await this.#lockWaiting(work, retryable, lockDeadline);
       } finally {
         this.db.pragma('synchronous = NORMAL');
       }
     });
+  }
+
+  async #lockWaiting<T>(work: (lockDeadline: number) => Promise<T>, retryable: boolean, lockDeadline: number): Promise<T> {
+    try {
+      return await work(lockDeadline);
+    } catch (err) {
+      if (!isBusy(err) || this.db.inTransaction) throw err;
+      if (!retryable) throw new StoreUnavailableError(err);
+      return this.#waitForLock(() => work(lockDeadline), err, lockDeadline);
+    }
+  }
+
+  async #waitForLock<T>(attempt: () => T | Promise<T>, failure: unknown, lockDeadline: number): Promise<T> {
+    this.#shared.lockWaiters++;
+    try {
+      return await retryWhileBusy(attempt, failure, lockDeadline);
+    } finally {
+      this.#shared.lockWaiters--;
+    }
+  }
+
+  /**
+   * Whether a read may run now, ahead of the queue: while the queue's head only waits for another
+   * process's lock, nothing is open on the connection, and a read issued meanwhile (by another
+   * request: each caller awaits its own writes) has nothing to wait for.
+   */
+  #mayReadAhead(sql: string): boolean {
+    return this.#shared.lockWaiters > 0 && !this.db.inTransaction && !this.#shared.batch?.open && this.prepared(sql).statement.readonly;
+  }
+
+  /** `attempt` now if the lock is free (no promise on this path: it is every relaxed write's), else once it is. */
+  #whenLocked<T>(attempt: () => T, lockDeadline: number): T | Promise<T> {
+    try {
+      return attempt();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      return this.#waitForLock(attempt, err, lockDeadline);
+    }
   }
 
   /**
@@ -180,33 +241,38 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
    */
   async #batched<T>(sql: string, execute: () => T): Promise<T> {
     const shared = this.#shared;
-    const write = () => {
-      if (!shared.batch?.open) {
-        const batch = (shared.batch = WriteBatch.begin(this.db));
-        setImmediate(() => {
-          if (shared.batch === batch) shared.batch = undefined;
-          batch.commit();
-        });
-      }
-      const batch = shared.batch;
-      return { value: batch.add(execute), batch };
+    const join = (batch: WriteBatch) => ({ value: batch.add(execute), batch });
+    const start = (batch: WriteBatch) => {
+      shared.batch = batch;
+      setImmediate(() => {
+        if (shared.batch === batch) shared.batch = undefined;
+        batch.commit();
+      });
+      return join(batch);
     };
-    const { value, batch } = await this.#enqueue(() => {
+    const write = (lockDeadline: number) => {
+      if (shared.batch?.open) return join(shared.batch);
+      const begun = this.#whenLocked(() => WriteBatch.begin(this.db), lockDeadline);
+      return begun instanceof Promise ? begun.then(start) : start(begun);
+    };
+    const { value, batch } = await this.#enqueue((lockDeadline) => {
       if (this.prepared(sql).statement.readonly) return { value: execute(), batch: undefined };
       // A new batch waits while the checkpointer rewinds the WAL (sqlite-checkpointer.ts).
       const held = shared.batch?.open ? undefined : shared.checkpointer?.writable();
-      return held ? held.then(write) : write();
+      return held ? held.then(() => write(lockDeadline)) : write(lockDeadline);
     });
     if (batch) await batch.committed;
     return value;
   }
 
   override all<T>(sql: string, params?: Params): Promise<T[]> {
+    if (this.#mayReadAhead(sql)) return super.all<T>(sql, params);
     if (this.#relaxedView) return this.#batched(sql, () => this.allNow<T>(sql, params ?? []));
     return this.#serial(() => super.all<T>(sql, params));
   }
 
   override get<T>(sql: string, params?: Params): Promise<T | undefined> {
+    if (this.#mayReadAhead(sql)) return super.get<T>(sql, params);
     if (this.#relaxedView) return this.#batched(sql, () => this.getNow<T>(sql, params ?? []));
     return this.#serial(() => super.get<T>(sql, params));
   }
@@ -217,8 +283,11 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
   }
 
   transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.#serial(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+    // Only the BEGIN waits for the lock (it takes it for the whole transaction) and is retried; the
+    // body may have done work outside the store, so a lock it met itself is not.
+    return this.#serial(async (lockDeadline) => {
+      const begun = this.#whenLocked(() => this.db.exec('BEGIN IMMEDIATE'), lockDeadline);
+      if (begun instanceof Promise) await begun;
       try {
         const result = await body(new SqliteExecutor(this.db));
         this.db.exec('COMMIT');
@@ -227,11 +296,12 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       }
-    });
+    }, false);
   }
 
   exec(script: string): Promise<void> {
-    return this.#serial(async () => void this.db.exec(script));
+    // A script may have done part of its work when it meets the lock: never tried again.
+    return this.#serial(async () => void this.db.exec(script), false);
   }
 
   /** Closes the connection (the relaxed view shares it: closing either closes both). */
