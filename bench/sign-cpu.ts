@@ -8,9 +8,9 @@
 // npm run bench:sign-cpu [-- --signatures N]; the ratio a 2-CPU pool can reach is about
 // 2 × raw-1-thread ÷ (library total), and at most 2 × raw-1-thread ÷ raw-2-threads.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { threadTimes } from './thread-cpu.js';
 import { createSoftHsm } from '../native-fixtures/softhsm/softhsm.js';
 import { Pkcs11Module } from '../src/index.js';
 
@@ -75,20 +75,6 @@ function rawProcess(): Promise<Signer> {
   return signer((m) => c.send(m as object), (f) => c.on('message', f));
 }
 
-/** Every thread of this process: schedstat's CPU and wait ns, and its name. */
-function tasks(): Map<string, { cpu: number; wait: number; name: string }> {
-  const out = new Map<string, { cpu: number; wait: number; name: string }>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const [cpu, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-      out.set(tid, { cpu: cpu!, wait: wait!, name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() });
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
-}
-
 const us = (ns: number, n: number): string => (ns / 1e3 / n).toFixed(1);
 const rawRow = (f: Figures[], n: number): string => f.map((x) => `cpu ${us(x.cpuNs, n)} wait ${us(x.waitNs, n)} blocked ${us(Math.max(0, x.wallNs - x.cpuNs - x.waitNs), n)}`).join(' | ');
 
@@ -108,18 +94,18 @@ try {
     const run = (count: number) => Promise.all(Array.from({ length: 128 }, async () => { while (i < count) await pool.signChallenge(ref, challenges[i++ & 255]!); }));
     await run(n / 10);
     i = 0;
-    const before = tasks();
+    const before = threadTimes();
     await run(n);
     const parts: string[] = [];
     let total = 0;
-    for (const [tid, t] of tasks()) {
+    for (const [tid, t] of threadTimes()) {
       const b = before.get(tid);
       if (!b || tid === String(process.pid)) continue;
       const cpu = t.cpu - b.cpu;
       total += cpu;
       if (cpu / 1e3 / n >= 1) parts.push(`${t.name}:${tid} ${us(cpu, n)}`);
     }
-    const main = tasks().get(String(process.pid))!.cpu - before.get(String(process.pid))!.cpu;
+    const main = threadTimes().get(String(process.pid))!.cpu - before.get(String(process.pid))!.cpu;
     console.log(`  library            event loop ${us(main, n)} | other threads ${parts.join(' ')} | total ${us(total + main, n)}`);
   }
 } finally {

@@ -9,6 +9,8 @@ export type SecretPurpose = 'security-token-hash' | 'mail-seal' | 'api-key-hash'
 
 export class ServerSecret {
   readonly #secret: Buffer;
+  /** Derived once per purpose: HKDF costs more than the HMAC a login keys with it. */
+  readonly #keys = new Map<SecretPurpose, Buffer>();
 
   private constructor(secret: Buffer) {
     this.#secret = secret;
@@ -33,9 +35,11 @@ export class ServerSecret {
     return new ServerSecret(randomBytes(32));
   }
 
-  /** A 32-byte key for one purpose. */
+  /** A 32-byte key for one purpose (a copy: what the caller does with it cannot change ours). */
   key(purpose: SecretPurpose): Buffer {
-    return Buffer.from(hkdfSync('sha256', this.#secret, Buffer.alloc(0), `tokengate/${purpose}`, 32));
+    let key = this.#keys.get(purpose);
+    if (!key) this.#keys.set(purpose, (key = Buffer.from(hkdfSync('sha256', this.#secret, Buffer.alloc(0), `tokengate/${purpose}`, 32))));
+    return Buffer.from(key);
   }
 
   /** Never prints the secret. */

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { enableWal } from '../../util/sqlite-wal.js';
 import type { Database, RunResult, SqlExecutor, SqlValue } from './database.js';
-import { WriteBatch } from './sqlite-batch.js';
+import { transactionStatements, WriteBatch } from './sqlite-batch.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { DEFAULT_LOCK_WAIT_MS, isBusy, LOCK_SLICE_MS, retryWhileBusy } from './sqlite-lock.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -236,32 +236,58 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
   }
 
   /**
+   * The batch of this turn, opened if none is (after the checkpointer's rewind and another
+   * process's lock); synchronous when it can be, as it is for nearly every relaxed write. It
+   * commits on the next turn, through the queue: after whatever is running on the connection.
+   */
+  #batchOfThisTurn(lockDeadline: number): WriteBatch | Promise<WriteBatch> {
+    const shared = this.#shared;
+    if (shared.batch?.open) return shared.batch;
+    const start = (batch: WriteBatch) => {
+      shared.batch = batch;
+      setImmediate(() =>
+        void this.#enqueue(() => {
+          if (shared.batch === batch) shared.batch = undefined;
+          batch.commit();
+        }),
+      );
+      return batch;
+    };
+    const begin = () => {
+      const begun = this.#whenLocked(() => WriteBatch.begin(this.db), lockDeadline);
+      return begun instanceof Promise ? begun.then(start) : start(begun);
+    };
+    // A new batch waits while the checkpointer rewinds the WAL (sqlite-checkpointer.ts).
+    const held = shared.checkpointer?.writable();
+    return held ? held.then(begin) : begin();
+  }
+
+  /**
    * A relaxed statement: a read runs at once (seeing the open batch); a write joins the batch,
    * and its result is given out once the batch has committed.
    */
   async #batched<T>(sql: string, execute: () => T): Promise<T> {
-    const shared = this.#shared;
     const join = (batch: WriteBatch) => ({ value: batch.add(execute), batch });
-    const start = (batch: WriteBatch) => {
-      shared.batch = batch;
-      setImmediate(() => {
-        if (shared.batch === batch) shared.batch = undefined;
-        batch.commit();
-      });
-      return join(batch);
-    };
-    const write = (lockDeadline: number) => {
-      if (shared.batch?.open) return join(shared.batch);
-      const begun = this.#whenLocked(() => WriteBatch.begin(this.db), lockDeadline);
-      return begun instanceof Promise ? begun.then(start) : start(begun);
-    };
     const { value, batch } = await this.#enqueue((lockDeadline) => {
       if (this.prepared(sql).statement.readonly) return { value: execute(), batch: undefined };
-      // A new batch waits while the checkpointer rewinds the WAL (sqlite-checkpointer.ts).
-      const held = shared.batch?.open ? undefined : shared.checkpointer?.writable();
-      return held ? held.then(() => write(lockDeadline)) : write(lockDeadline);
+      const batch = this.#batchOfThisTurn(lockDeadline);
+      return batch instanceof Promise ? batch.then(join) : join(batch);
     });
     if (batch) await batch.committed;
+    return value;
+  }
+
+  /**
+   * A relaxed transaction: one savepoint of the batch of this turn, alone on the connection while
+   * it runs (the queue), undone alone if it throws, and resolved once the batch has committed —
+   * the commit it would have made on its own shared with the other logins of the moment.
+   */
+  async #batchedTransaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const { value, batch } = await this.#enqueue(async (lockDeadline) => {
+      const batch = await this.#batchOfThisTurn(lockDeadline);
+      return { value: await batch.nest(() => body(new SqliteExecutor(this.db))), batch };
+    });
+    await batch.committed;
     return value;
   }
 
@@ -283,17 +309,19 @@ export class SqliteDatabase extends SqliteExecutor implements Database {
   }
 
   transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.#relaxedView) return this.#batchedTransaction(body);
     // Only the BEGIN waits for the lock (it takes it for the whole transaction) and is retried; the
     // body may have done work outside the store, so a lock it met itself is not.
     return this.#serial(async (lockDeadline) => {
-      const begun = this.#whenLocked(() => this.db.exec('BEGIN IMMEDIATE'), lockDeadline);
+      const statements = transactionStatements(this.db);
+      const begun = this.#whenLocked(statements.begin, lockDeadline);
       if (begun instanceof Promise) await begun;
       try {
         const result = await body(new SqliteExecutor(this.db));
-        this.db.exec('COMMIT');
+        statements.commit();
         return result;
       } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (this.db.inTransaction) statements.rollback();
         throw err;
       }
     }, false);
