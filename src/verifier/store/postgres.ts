@@ -64,11 +64,12 @@ function unavailableState(code: string): boolean {
  * a server error of the kinds above, or any failure of the driver's own (a refused or lost
  * connection, a timeout), which are not server errors at all; the statement's own errors as they are.
  */
-function translated(err: unknown): unknown {
+export function translated(err: unknown): unknown {
   // A server error by its SQLSTATE, not its class: pipelined connections may hand it over as
-  // another object than pg.DatabaseError.
+  // another object than pg.DatabaseError. No SQLSTATE class starts with E, and Node's own error
+  // codes all do: EPIPE, five letters too, is a lost connection, not a statement's error.
   const sqlState = (err as { code?: unknown } | undefined)?.code;
-  if (err instanceof pg.DatabaseError || (typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState))) {
+  if (err instanceof pg.DatabaseError || (typeof sqlState === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(sqlState))) {
     return unavailableState(typeof sqlState === 'string' ? sqlState : '') ? new StoreUnavailableError(err) : err;
   }
   // Our own errors (a transaction's body refusing its input, say) and programming errors pass as they are.
