@@ -1,7 +1,8 @@
 // The embedded engine: better-sqlite3 in WAL mode. Its calls are synchronous, so transactions are
 // queued in this process (an async body must not interleave with another's statements) and take
-// SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file.
-// Writes through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
+// SQLite's write lock up front (BEGIN IMMEDIATE), which also queues other processes on the file;
+// a lock another process holds is waited for without blocking the event loop (sqlite-lock.ts).
+// Writes and transactions through the relaxed view are group-committed (sqlite-batch.ts), and WAL checkpoints run
 // in a worker thread (sqlite-checkpointer.ts): one relaxed commit per turn, and no checkpoint, on
 // the event loop; while the worker rewinds the WAL, new write transactions wait for it. The file
 // and its -wal/-shm are created owner-only (sqlite-file.ts).
