@@ -96,16 +96,17 @@ try {
     i = 0;
     const before = threadTimes();
     await run(n);
+    const after = threadTimes();
     const parts: string[] = [];
     let total = 0;
-    for (const [tid, t] of threadTimes()) {
+    for (const [tid, t] of after) {
       const b = before.get(tid);
       if (!b || tid === String(process.pid)) continue;
       const cpu = t.cpu - b.cpu;
       total += cpu;
       if (cpu / 1e3 / n >= 1) parts.push(`${t.name}:${tid} ${us(cpu, n)}`);
     }
-    const main = threadTimes().get(String(process.pid))!.cpu - before.get(String(process.pid))!.cpu;
+    const main = after.get(String(process.pid))!.cpu - before.get(String(process.pid))!.cpu;
     console.log(`  library            event loop ${us(main, n)} | other threads ${parts.join(' ')} | total ${us(total + main, n)}`);
   }
 } finally {

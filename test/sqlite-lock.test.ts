@@ -40,9 +40,6 @@ function holdWriteLock(path: string): { release(): void } {
   };
 }
 
-/** Resolves after `ms` without keeping the lock-holder's release from running on time. */
-const after = (ms: number, then: () => void) => setTimeout(then, ms);
-
 describe('the SQLite store while another connection holds the write lock', () => {
   let dir: string;
   let path: string;
@@ -60,7 +57,7 @@ describe('the SQLite store while another connection holds the write lock', () =>
 
   it('a relaxed write, a statement and a transaction wait for it, and the event loop keeps turning', async () => {
     const lock = holdWriteLock(path);
-    after(150, () => lock.release());
+    setTimeout(() => lock.release(), 150);
     const { result, stallMs } = await longestStall(
       Promise.all([
         db.relaxed.run('INSERT INTO items (id, label) VALUES (1, ?)', ['relaxed']),

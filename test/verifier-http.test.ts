@@ -145,6 +145,10 @@ describe('the user listing', () => {
     const everyone = await get('/v1/admin/users');
     expect((everyone.json() as unknown[]).length).toBe(6);
     expect(everyone.headers.link).toBeUndefined();
+    // The library's walk over every user, two a page: all of them, once each, in username order.
+    const walked: string[] = [];
+    for await (const user of verifier.admin.each('page-', 2)) walked.push(user.username);
+    expect(walked).toEqual(['page-a', 'page-b', 'page-c', 'page-d', 'page-e']);
   });
 
   it('refuses a page it cannot answer with a 400', async () => {

@@ -1,7 +1,8 @@
-// Pages of the verifier's listings: `--limit` (audit.ts, here), and one page of users for the listings (`user list`, `policy list`): a store of a million users is
-// never read whole. `--search` narrows by username (or email, with an @) prefix, `--after` goes on
-// from a username, `--limit` (1-1000, default 1000) bounds the page; when there is more, stderr
-// says how to see it, so the listing on stdout stays clean for scripts.
+// Pages of the verifier's listings: the `--limit` check (audit.ts uses it too), and one page of
+// users for `user list` and `policy list` — a store of a million users is never read whole.
+// `--search` narrows by username (or email, with an @) prefix, `--after` goes on from a username,
+// `--limit` (1-1000, default 1000) bounds the page; when there is more, stderr says how to see it,
+// so the listing on stdout stays clean for scripts.
 import type { Command } from 'commander';
 import type { UserView, Verifier } from '../../verifier/index.js';
 import { UsageError } from '../exit-codes.js';

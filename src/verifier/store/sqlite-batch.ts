@@ -50,7 +50,10 @@ export class WriteBatch {
   #settle!: (error?: unknown) => void;
   #done = false;
 
-  private constructor(private readonly db: BetterSqlite3.Database) {
+  private constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly statements: TransactionStatements,
+  ) {
     this.committed = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error === undefined ? resolve() : reject(error));
     });
@@ -60,8 +63,9 @@ export class WriteBatch {
 
   /** Opens a batch: takes the write lock now, so the statements that join it cannot hit BUSY. */
   static begin(db: BetterSqlite3.Database): WriteBatch {
-    transactionStatements(db).begin();
-    return new WriteBatch(db);
+    const statements = transactionStatements(db);
+    statements.begin();
+    return new WriteBatch(db, statements);
   }
 
   get open(): boolean {
@@ -86,14 +90,13 @@ export class WriteBatch {
    * its error undoes its own statements and no one else's, unless it ended the transaction.
    */
   async nest<T>(body: () => Promise<T>): Promise<T> {
-    const statements = transactionStatements(this.db);
-    statements.savepoint();
+    this.statements.savepoint();
     try {
       const value = await body();
-      statements.release();
+      this.statements.release();
       return value;
     } catch (err) {
-      if (this.db.inTransaction) statements.rollbackToSavepoint();
+      if (this.db.inTransaction) this.statements.rollbackToSavepoint();
       else this.#finish(err);
       throw err;
     }
@@ -102,10 +105,10 @@ export class WriteBatch {
   commit(): void {
     if (this.#done) return;
     try {
-      transactionStatements(this.db).commit();
+      this.statements.commit();
       this.#finish();
     } catch (err) {
-      if (this.db.inTransaction) transactionStatements(this.db).rollback();
+      if (this.db.inTransaction) this.statements.rollback();
       this.#finish(err);
     }
   }
