@@ -191,19 +191,30 @@ describe('the login guard on SoftHSM', () => {
     const serial = fixtureOf('racing').serial;
     const raceDir = mkdtempSync(join(tmpdir(), 'tokengate-race-'));
     const script = fileURLToPath(new URL('./helpers/wrong-pins.ts', import.meta.url));
-    const run = (path: string) =>
-      new Promise<string[]>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, fx.modulePath, serial, raceDir, '10', path], {
-          env: { ...process.env, ...fx.env },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.on('error', reject);
-        child.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`child exited ${code}`))));
+    // Each child finds the token, says "ready" and waits; both are told to go at once.
+    const start = (path: string) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, fx.modulePath, serial, raceDir, '10', path], {
+        env: { ...process.env, ...fx.env },
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
+      let out = '';
+      let readied: () => void;
+      const ready = new Promise<void>((resolve) => (readied = resolve));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.startsWith('ready\n')) readied();
+      });
+      const done = new Promise<string[]>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').slice(1)) : reject(new Error(`child exited ${code}`))));
+      });
+      return { child, ready: Promise.race([ready, done.then(() => undefined)]), done };
+    };
     try {
-      const results = (await Promise.all([run('login'), run('change-pin')])).flat();
+      const racers = [start('login'), start('change-pin')];
+      await Promise.all(racers.map((r) => r.ready));
+      for (const r of racers) r.child.stdin.end('go\n');
+      const results = (await Promise.all(racers.map((r) => r.done))).flat();
       expect(results).toHaveLength(20);
       // Exactly three reached the token: two wrong, and the one that locked.
       expect(results.filter((c) => c === 'ERR_PIN_INCORRECT')).toHaveLength(2);
