@@ -14,10 +14,10 @@ import { InvalidCredentialsError, RateLimitedError } from '../errors.js';
 import { inRanges } from '../policy/ip-ranges.js';
 import { reserveAttempt, settleFailure, settleSuccess } from '../policy/lockout.js';
 import { appendAudit, appendAuditBatched } from '../store/audit.js';
-import { countIpFailure, ipFailures } from '../store/ip-failures.js';
+import { budgetOf, countIpFailure } from '../store/ip-failures.js';
 import { trustedRanges } from '../store/ip-ranges.js';
 import { tokensOf } from '../store/security-tokens.js';
-import { findUser, loginIpRanges, type UserRow } from '../store/users.js';
+import { findUserAndBudget, loginIpRanges, type UserRow } from '../store/users.js';
 import { splitAppended } from './credentials.js';
 import { checkSecret } from './secret-text.js';
 import { matchSecurityToken } from './security-token.js';
@@ -116,12 +116,13 @@ export class Authenticator {
   ): Promise<UserRow & { via: Via }> {
     const { ctx } = this;
     const now = ctx.now();
-    const budget = await ipFailures(ctx.db.relaxed, request.clientIp, ctx.ipLimit.windowMs, now);
+    const found = await findUserAndBudget(ctx.db.relaxed, request.username, request.clientIp);
+    const budget = budgetOf(found.budget, ctx.ipLimit.windowMs, now);
     if (budget.failures >= ctx.ipLimit.failures) {
       await appendAuditBatched(ctx.db.relaxed, { actor: 'anonymous', action, subject: request.username, clientIp: request.clientIp, result: 'refused', reason: 'ip_rate_limited' }, now);
       throw new RateLimitedError(Math.max(1, Math.ceil((budget.windowEnds - now) / 1000)));
     }
-    const verdict = await this.#decide(request, verify);
+    const verdict = await this.#decide(request, found.user, verify);
     // The outcome and its audit entry in one transaction: one commit (one fsync) per outcome.
     if (!verdict.ok) {
       await ctx.db.relaxed.transaction(async (tx) => {
@@ -132,7 +133,7 @@ export class Authenticator {
       throw new InvalidCredentialsError();
     }
     await ctx.db.relaxed.transaction(async (tx) => {
-      await settleSuccess(tx, ctx.db.relaxed.forUpdate, 'users', verdict.user.id);
+      await settleSuccess(tx, 'users', verdict.user.id);
       await appendAudit(tx, { actor: verdict.user.username, action, subject: verdict.user.username, clientIp: request.clientIp, result: 'success', reason: verdict.via.kind }, now);
     });
     return { ...verdict.user, via: verdict.via };
@@ -140,10 +141,10 @@ export class Authenticator {
 
   async #decide(
     request: { username: string; password: string; clientIp: string },
+    user: UserRow | undefined,
     verify: (user: UserRow, trusted: boolean) => Promise<Verdict>,
   ): Promise<{ ok: true; user: UserRow; via: Via } | { ok: false; reason: Failure; counted?: string }> {
     const { ctx } = this;
-    const user = await findUser(ctx.db.relaxed, request.username);
     const refusal: Failure | undefined = !user
       ? 'unknown_user'
       : user.active !== 1

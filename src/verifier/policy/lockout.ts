@@ -93,10 +93,9 @@ export async function settleFailure(db: SqlExecutor, forUpdate: string, table: C
   await setCounter(db, table, id, { in_flight: Math.max(0, row.in_flight - 1), failed_logins: failures, ...lock });
 }
 
-/** The attempt was right: its slot, the count and any lock are gone. */
-export async function settleSuccess(db: SqlExecutor, forUpdate: string, table: CountedTable, id: string): Promise<void> {
-  const row = await db.get<CounterRow>(`SELECT in_flight FROM ${table} WHERE id = ?${forUpdate}`, [id]);
-  await setCounter(db, table, id, { in_flight: Math.max(0, (row?.in_flight ?? 1) - 1), failed_logins: 0, lockouts: 0, locked_until: null });
+/** The attempt was right: its slot, the count and any lock are gone (one statement: it locks the row itself). */
+export async function settleSuccess(db: SqlExecutor, table: CountedTable, id: string): Promise<void> {
+  await db.run(`UPDATE ${table} SET in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END, failed_logins = 0, lockouts = 0, locked_until = NULL WHERE id = ?`, [id]);
 }
 
 /** An admin's unlock: the count, the lock and any stuck slots are cleared. */

@@ -1,5 +1,6 @@
 // The users table: account state, the password hash and the consecutive-failure counter.
 import type { SqlExecutor } from './database.js';
+import { IP_BUDGET_COLUMNS, type IpBudgetColumns } from './ip-failures.js';
 
 export interface UserRow {
   readonly id: string;
@@ -46,6 +47,19 @@ export async function insertUser(db: SqlExecutor, user: NewUser): Promise<boolea
 
 export function findUser(db: SqlExecutor, username: string, forUpdate = ''): Promise<UserRow | undefined> {
   return db.get<UserRow>(`SELECT * FROM users WHERE username = ?${forUpdate}`, [canonicalUsername(username)]);
+}
+
+/**
+ * The user (undefined when unknown) and the failure budget of `clientIp`, in one read: a login
+ * wants both, and each statement costs it more than the rows do.
+ */
+export async function findUserAndBudget(db: SqlExecutor, username: string, clientIp: string): Promise<{ user: UserRow | undefined; budget: IpBudgetColumns }> {
+  const row = await db.get<IpBudgetColumns & Partial<Record<keyof UserRow, unknown>>>(
+    `SELECT ${IP_BUDGET_COLUMNS}, u.* FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.username = ?`,
+    [clientIp, clientIp, canonicalUsername(username)],
+  );
+  const { ip_window_start, ip_failures, ...user } = row!;
+  return { user: user.id === null || user.id === undefined ? undefined : (user as UserRow), budget: { ip_window_start, ip_failures } };
 }
 
 type UserField =
