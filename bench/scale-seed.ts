@@ -48,7 +48,7 @@ export async function seedSqlite(path: string, spec: SeedSpec): Promise<void> {
     const indexes = db
       .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${TABLES.map(() => '?').join(', ')})`)
       .all(...TABLES) as Array<{ name: string; sql: string }>;
-    const rebuilt = indexes.filter((index) => process.env.SEED_PACKED || index.name !== 'audit_log_subject');
+    const rebuilt = indexes.filter((index) => process.env.SEED_PACKED || !index.name.startsWith('audit_log_subject'));
     for (const index of rebuilt) db.exec(`DROP INDEX ${index.name}`);
     const user = db.prepare("INSERT INTO users (id, username, email, password_hash, challenge_policy, password_changed_at, created_at) VALUES (?, ?, ?, ?, 'token-only', ?, ?)");
     const token = db.prepare("INSERT INTO security_tokens (user_id, name, token_hash, created_at) VALUES (?, 'default', ?, ?)");

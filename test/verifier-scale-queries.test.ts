@@ -104,6 +104,33 @@ describe.each(ENGINES)('the console queries on %s', (engine) => {
     expect((await queryAudit(db, { before: 1_000_000, newestFirst: true, limit: 3 })).length).toBe(3);
   });
 
+  it("pages a user's entries across days, with empty days between, both ways and within a time range", async () => {
+    await using db = await storeWith(engine);
+    const DAY = 86_400_000;
+    const start = Date.UTC(2026, 0, 1);
+    // Two users over 40 days; user-01 only on some days, several times on a few, at a day's edges too.
+    for (let d = 0; d < 40; d++) {
+      for (const offset of [0, DAY / 2, DAY - 1]) await appendAudit(db, { actor: 'test', action: 'login', subject: 'user-00', result: 'success', reason: 'ok' }, start + d * DAY + offset);
+      if (d % 7 === 3) for (const offset of d === 10 ? [5, 5, DAY - 1] : [5]) await appendAudit(db, { actor: 'test', action: 'login', subject: 'user-01', result: 'failure', reason: 'bad_password' }, start + d * DAY + offset);
+    }
+    const all = await queryAudit(db, { newestFirst: true, limit: 1000 });
+    for (const filter of [{ subject: 'user-01' }, { subject: 'user-00' }, { subject: 'user-01', since: start + 10 * DAY + 5, until: start + 31 * DAY }, { subject: 'user-00', since: start + 3 * DAY - 1, until: start + 5 * DAY }, { subject: 'nobody' }]) {
+      const expected = all.filter((e) => e.subject === filter.subject && (filter.since === undefined || e.at.getTime() >= filter.since) && (filter.until === undefined || e.at.getTime() < filter.until));
+      for (const newestFirst of [true, false]) {
+        const order = newestFirst ? expected : [...expected].reverse();
+        const paged = [];
+        for (let cursor: number | undefined; ; ) {
+          const page = await queryAudit(db, { ...filter, newestFirst, limit: 2, ...(cursor === undefined ? {} : newestFirst ? { before: cursor } : { after: cursor }) });
+          paged.push(...page);
+          if (page.length < 2) break;
+          cursor = page.at(-1)!.id;
+        }
+        expect(paged.map((e) => e.id), JSON.stringify({ ...filter, newestFirst })).toEqual(order.map((e) => e.id));
+      }
+    }
+    expect((await queryAudit(db, { subject: 'user-01', newestFirst: true, limit: 1000 })).length).toBe(8);
+  });
+
 });
 
 describe('the console queries on sqlite', () => {
@@ -112,7 +139,15 @@ describe('the console queries on sqlite', () => {
     const plan = async (sql: string, params: Array<string | number>) =>
       (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map((r) => r.detail).join(' | ');
     const page = 'ORDER BY at DESC, id DESC LIMIT 51';
-    for (const [column, index] of [['subject', 'audit_log_subject'], ['result', 'audit_log_result'], ['reason', 'audit_log_reason'], ['client_ip', 'audit_log_client_ip'], ['action', 'audit_log_action']]) {
+    // A user's entries a span of days at a time (store/audit.ts): each day and the user pin a range;
+    // one day's comes in order, a longer span's rows (only that user's) are sorted.
+    const byUser = (days: number[]) =>
+      plan(`SELECT * FROM audit_log WHERE at / 86400000 IN (${days.map(() => '?').join(', ')}) AND subject = ? AND at >= ? AND at < ? AND at <= ? AND (at < ? OR id < ?) ${page}`, [...days, 'x', 0, 9, 9, 9, 9]);
+    const oneDay = await byUser([0]);
+    expect(oneDay).toContain('USING INDEX audit_log_subject_day (<expr>=? AND subject=? AND at>? AND at<?)');
+    expect(oneDay).not.toContain('TEMP B-TREE');
+    expect(await byUser([0, 1, 2])).toContain('USING INDEX audit_log_subject_day (<expr>=? AND subject=? AND at>? AND at<?)');
+    for (const [column, index] of [['result', 'audit_log_result'], ['reason', 'audit_log_reason'], ['client_ip', 'audit_log_client_ip'], ['action', 'audit_log_action']]) {
       const text = await plan(`SELECT * FROM audit_log WHERE ${column} = ? AND at >= ? AND at < ? AND at <= ? AND (at < ? OR id < ?) ${page}`, ['x', 0, 9, 9, 9, 9]);
       expect(text).toContain(`USING INDEX ${index} (${column}=? AND at>? AND at<?)`);
       expect(text).not.toContain('TEMP B-TREE');
