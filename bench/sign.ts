@@ -111,6 +111,8 @@ const { userPin, keys: fixtureKeys } = fixture.tokens[0]!;
 const module = await Pkcs11Module.load(fixture.modulePath);
 const token = module.token({ label: TOKEN });
 const pool = await token.openPool({ pin: userPin });
+// The same pool with its signing workers in processes of their own (workerProcesses).
+const processPool = await token.openPool({ pin: userPin, workerProcesses: true });
 
 // Plain pkcs11js on the same (already initialised, already logged-in) library.
 const raw = new p11.PKCS11();
@@ -165,6 +167,10 @@ interface Row {
   webcrypto_p11_per_s: number | null;
   lib_per_s: number;
   lib_vs_raw_sync: number;
+  /** The pool with workerProcesses, in the same rounds. */
+  lib_processes_per_s: number;
+  lib_processes_vs_raw_sync: number;
+  lib_processes_vs_raw_sync_spread: [number, number];
   /** The lowest and highest round of lib_vs_raw_sync. */
   lib_vs_raw_sync_spread: [number, number];
   event_loop_p99_ms: number;
@@ -211,6 +217,8 @@ async function measure(c: Case): Promise<Row> {
   const pem = fixtureKeys.find((k) => k.label === c.label)!.publicKeyPem;
   const sig = await pool.signChallenge(ref, challenge(0));
   if (!verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, sig)) throw new Error(`${c.name}: bad signature`);
+  const processSigs = await Promise.all([0, 1, 2, 3].map((i) => processPool.signChallenge(ref, challenge(i))));
+  if (!processSigs.every((s, i) => verify(c.verifyAlgorithm, challenge(i), { key: pem, ...c.verifyOptions }, s))) throw new Error(`${c.name}: bad signature from a worker process`);
   const wcKey = await webCryptoKey(c);
   const wcSign = (i: number) => wcCrypto.subtle.sign(c.webcrypto!, wcKey!, challenge(i));
   if (wcKey && !verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, Buffer.from(await wcSign(0)))) throw new Error(`${c.name}: bad WebCrypto signature`);
@@ -223,11 +231,14 @@ async function measure(c: Case): Promise<Row> {
   const wc = new Rounds();
   const lib = new Rounds();
   const ratio = new Rounds();
+  const libProcesses = new Rounds();
+  const processesRatio = new Rounds();
   const loopP99 = new Rounds();
   const rawMicros = new Rounds();
   const libMicros = new Rounds();
   const latencyRatio = new Rounds();
   await timedAsync(300, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))); // warm-up
+  await timedAsync(300, CALLERS, (_, i) => processPool.signChallenge(ref, challenge(i)));
   for (let r = 1; r <= ROUNDS; r++) {
     progress(`${c.name}: round ${r}/${ROUNDS}: raw pkcs11js sync, raw async, graphene-pk11, node-webcrypto-p11, library, single-signature latency`);
     const sync = rawSync.add(
@@ -255,6 +266,7 @@ async function measure(c: Case): Promise<Row> {
     ratio.add(lib.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i)))) / sync);
     delay.disable();
     loopP99.add(delay.percentile(99) / 1e6);
+    processesRatio.add(libProcesses.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => processPool.signChallenge(ref, challenge(i)))) / sync);
     const [rawUs, libUs] = await pairedMedianMicros(
       LATENCY_MS,
       async (i) => {
@@ -277,6 +289,9 @@ async function measure(c: Case): Promise<Row> {
     lib_per_s: Math.round(lib.median),
     lib_vs_raw_sync: round(ratio.median, 3),
     lib_vs_raw_sync_spread: ratio.spread(3),
+    lib_processes_per_s: Math.round(libProcesses.median),
+    lib_processes_vs_raw_sync: round(processesRatio.median, 3),
+    lib_processes_vs_raw_sync_spread: processesRatio.spread(3),
     event_loop_p99_ms: round(loopP99.median, 2),
     event_loop_p99_ms_spread: loopP99.spread(2),
     lib_single_latency_us: round(libMicros.median, 1),
@@ -304,6 +319,8 @@ function printTable(rows: Row[]): void {
     ['webcrypto/s', (r) => (r.webcrypto_p11_per_s === null ? '—' : String(r.webcrypto_p11_per_s))],
     ['lib/s', (r) => String(r.lib_per_s)],
     ['lib÷sync', (r) => `${r.lib_vs_raw_sync.toFixed(2)} (${r.lib_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
+    ['processes/s', (r) => String(r.lib_processes_per_s)],
+    ['proc÷sync', (r) => `${r.lib_processes_vs_raw_sync.toFixed(2)} (${r.lib_processes_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
     ['loop p99 ms', (r) => `${r.event_loop_p99_ms.toFixed(2)} (${r.event_loop_p99_ms_spread.map((v) => v.toFixed(1)).join('–')})`],
     ['lib 1× µs', (r) => r.lib_single_latency_us.toFixed(1)],
     ['raw 1× µs', (r) => r.raw_async_single_latency_us.toFixed(1)],
@@ -329,6 +346,7 @@ try {
   for (const s of sessions) raw.C_CloseSession(s);
   raw.close();
   await pool.close();
+  await processPool.close();
   await module.close();
   fixture.cleanup();
 }

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { verify } from 'node:crypto';
 import { renameSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -7,66 +6,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { SoftHsmFixture } from '../native-fixtures/softhsm/softhsm.js';
-import {
-  Pkcs11Module,
-  SessionPool,
-  defaultAlgorithm,
-  verifySignature,
-  type SignatureAlgorithm,
-  type SignatureFormat,
-  type TokenKey,
-} from '../src/index.js';
+import { defaultAlgorithm, verifySignature, type TokenKey } from '../src/index.js';
+import { LABELS, openPool, publicKeyPem, signAndVerifyMany } from './helpers/pool-signing.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
 const hsm = useSoftHsm();
-const LABELS = ['p256', 'p384', 'rsa2048', 'ed25519'] as const;
 const CKR_OBJECT_HANDLE_INVALID = 0x82;
 const CKR_SESSION_HANDLE_INVALID = 0xb3;
-
-async function openPool(fx: SoftHsmFixture, workers: number | 'auto' = 2): Promise<{ module: Pkcs11Module; pool: SessionPool }> {
-  const module = await Pkcs11Module.load(fx.modulePath, { env: fx.env });
-  const pool = await module.token({ label: fx.tokens[0]!.label }).openPool({ pin: fx.tokens[0]!.userPin, workers });
-  return { module, pool };
-}
-
-function publicKeyPem(fx: SoftHsmFixture, label: string): string {
-  return fx.tokens[0]!.keys.find((k) => k.label === label)!.publicKeyPem;
-}
-
-/** Checks a signature with node:crypto directly, independently of the library's verifier. */
-function nodeVerifies(pem: string, algorithm: SignatureAlgorithm, format: SignatureFormat, data: string, sig: Buffer): boolean {
-  const dsaEncoding = format === 'der' ? 'der' : 'ieee-p1363';
-  switch (algorithm) {
-    case 'ECDSA-SHA256':
-      return verify('sha256', Buffer.from(data), { key: pem, dsaEncoding }, sig);
-    case 'ECDSA-SHA384':
-      return verify('sha384', Buffer.from(data), { key: pem, dsaEncoding }, sig);
-    case 'RSA-PKCS1-SHA256':
-      return verify('sha256', Buffer.from(data), pem, sig);
-    case 'Ed25519':
-      return verify(null, Buffer.from(data), pem, sig);
-    default:
-      throw new Error(`not covered: ${algorithm}`);
-  }
-}
-
-async function signAndVerifyMany(fx: SoftHsmFixture, pool: SessionPool, count: number): Promise<void> {
-  const keys = new Map<string, TokenKey>();
-  for (const label of LABELS) keys.set(label, await pool.findPrivateKey({ label }));
-  const requests = Array.from({ length: count }, (_, i) => {
-    const label = LABELS[i % LABELS.length]!;
-    // Some ECDSA signatures in DER, so the worker path's output formatting is covered too.
-    const format: SignatureFormat = label.startsWith('p') && i % 3 === 0 ? 'der' : 'raw';
-    return { label, format, algorithm: defaultAlgorithm(keys.get(label)!), challenge: `challenge ${i} for ${label}` };
-  });
-  const signatures = await Promise.all(requests.map((r) => pool.signChallenge({ label: r.label }, r.challenge, { format: r.format })));
-  requests.forEach((r, i) => {
-    const pem = publicKeyPem(fx, r.label);
-    expect(verifySignature(pem, r.challenge, signatures[i]!, { algorithm: r.algorithm, format: r.format }), `${r.label} #${i}`).toBe(true);
-    expect(nodeVerifies(pem, r.algorithm, r.format, r.challenge, signatures[i]!), `${r.label} #${i} (node:crypto)`).toBe(true);
-  });
-}
 
 describe('SessionPool signing', () => {
   it('signs 300 concurrent challenges across all four key types on its workers, all verifiable', async () => {

@@ -1,6 +1,7 @@
 // The signing half of a SessionPool: a call alone signs directly on one of the set's sessions
 // (signOn, the C_SignInit + C_SignAsync that Session.signChallenge makes too); concurrent calls go
-// to worker threads (sign-workers.ts) that sign in batches. The sessions are session-set.ts's.
+// to signing workers (sign-workers.ts: threads, or processes) that sign in batches. The sessions
+// are session-set.ts's.
 import { SessionClosedError } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import { DEFAULT_SIGN_OPTIONS, finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';
@@ -18,11 +19,20 @@ export class PoolSigner {
     this.#sessions = sessions;
   }
 
-  /** Starts `count` signing threads on the set's login; the set resets and closes them with its sessions. */
-  async startWorkers(count: number): Promise<void> {
-    const { token } = this.#sessions;
-    this.#workers = await SignWorkers.start(token.module.path, token.slot, count);
-    this.#sessions.attach(this.#workers);
+  /**
+   * Starts `count` signing workers: threads on the set's login, or processes that each log in
+   * with the set's PIN, counted like every login. The set resets and closes them with its sessions.
+   */
+  async startWorkers(count: number, processes: boolean): Promise<void> {
+    const sessions = this.#sessions;
+    const { token } = sessions;
+    this.#workers = await SignWorkers.start(
+      processes
+        ? { kind: 'process', modulePath: token.module.path, serial: token.serial, login: (send) => sessions.loginElsewhere(send) }
+        : { kind: 'thread', modulePath: token.module.path, slot: token.slot },
+      count,
+    );
+    sessions.attach(this.#workers);
   }
 
   /** Signing threads running now (0 once closed). */
@@ -128,5 +138,5 @@ export class PoolSigner {
 }
 
 function workJob(key: TokenKey, prepared: PreparedSignature): SignJob {
-  return { key: key.handle, mechanism: prepared.mechanism, mechanismId: prepared.algorithm, input: prepared.input, outputLength: prepared.outputLength };
+  return { key: key.handle, keyLabel: key.label, keyId: key.id, mechanism: prepared.mechanism, mechanismId: prepared.algorithm, input: prepared.input, outputLength: prepared.outputLength };
 }

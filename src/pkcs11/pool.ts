@@ -1,8 +1,9 @@
 // A per-token pool of logged-in sessions for concurrent signing. It keeps one login for all its
 // sessions (PKCS#11 login state is per application and token), hands each caller a session of its
 // own, and when the token is pulled out and put back it opens fresh sessions and logs in again
-// (session-set.ts). Concurrent signatures go to worker threads that sign in batches; a call with
-// no company goes straight to a session, which is the quickest way for one signature (pool-signer.ts).
+// (session-set.ts). Concurrent signatures go to signing workers — threads, or processes with
+// `workerProcesses` — that sign in batches; a call with no company goes straight to a session,
+// which is the quickest way for one signature (pool-signer.ts).
 import type { ObjectRef, TokenKey } from './objects.js';
 import type { Pin } from '../util/pin.js';
 import { PoolSigner } from './pool-signer.js';
@@ -15,7 +16,7 @@ import type { Token } from './token.js';
 import type { TokenAdmission } from './admission.js';
 
 export interface SessionPoolOptions {
-  /** The PIN to log in with, and again after the token comes back. Kept in memory only; never sent to a worker. */
+  /** The PIN to log in with, and again after the token comes back. Kept in memory only; never sent to a worker thread. */
   pin: string | Pin;
   /** Sessions to open for the calling thread; defaults to 4. */
   size?: number;
@@ -25,6 +26,14 @@ export interface SessionPoolOptions {
    * default) is one per CPU, at most 4; `0` signs only on this thread's sessions (C_SignAsync).
    */
   workers?: number | 'auto';
+  /**
+   * Run the signing workers as processes of their own instead of threads. For software tokens on
+   * OpenSSL 3 (SoftHSM): its key decoding takes process-wide locks that two signing threads fight
+   * over, and two processes do not (README, Benchmarks). Each process loads the module, finds the
+   * token by serial and logs in with this PIN, sent over the IPC pipe (never argv, environment or
+   * a file) and counted like every login. Default false.
+   */
+  workerProcesses?: boolean;
   /** Asked before every login and signature (e.g. a Blocklist); see SessionOptions.admission. */
   admission?: TokenAdmission;
   /**
@@ -56,7 +65,7 @@ export class SessionPool implements AsyncDisposable {
     if (workers > 0) {
       try {
         // After the login, so the workers' sessions are logged in from the start.
-        await pool.#signer.startWorkers(workers);
+        await pool.#signer.startWorkers(workers, options.workerProcesses === true);
       } catch (err) {
         await pool.close();
         throw err;

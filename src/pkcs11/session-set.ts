@@ -4,8 +4,9 @@
 import { explainSessionLoss, sessionLoss, SessionClosedError, TokenNotPresentError, TokenRemovedError, TokengateError } from './errors.js';
 import { describeRef, type ObjectRef, type TokenKey } from './objects.js';
 import type { Handle } from './binding.js';
-import type { Session, UserType } from './session.js';
-import { Pin } from '../util/pin.js';
+import { USER_TYPES, type Session, type UserType } from './session.js';
+import { sendSecret } from './pin-attempt.js';
+import { Pin, pinValue } from '../util/pin.js';
 import type { SessionPoolOptions } from './pool.js';
 import type { Token } from './token.js';
 import { readTokenIdentity, type TokenAdmission, type TokenIdentity } from './admission.js';
@@ -102,6 +103,15 @@ export class SessionSet {
     this.#generation++;
     this.#broken = false;
     for (const s of sessions) this.release(s); // callers that waited through a recovery go first
+  }
+
+  /**
+   * Logs a signing process in with this set's PIN (SessionPoolOptions.workerProcesses): through
+   * the token's counter like every login (pin-attempt.ts), and never with the last try.
+   */
+  async loginElsewhere(send: (userType: number, pin: string) => Promise<void>): Promise<void> {
+    const secret = this.#userType === 'so' ? 'so' : 'user';
+    await sendSecret({ token: this.token, secret, allowFinalTry: false, info: this.token.info() }, () => send(USER_TYPES[this.#userType], pinValue(this.#pin)));
   }
 
   async #recover(): Promise<void> {

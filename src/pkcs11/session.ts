@@ -43,7 +43,8 @@ export interface LoginOptions {
   allowFinalTry?: boolean;
 }
 
-const USER_TYPES: Record<UserType, number> = {
+/** The CKU_ code of each user type. */
+export const USER_TYPES: Record<UserType, number> = {
   user: pkcs11js.CKU_USER,
   so: pkcs11js.CKU_SO,
   contextSpecific: pkcs11js.CKU_CONTEXT_SPECIFIC,

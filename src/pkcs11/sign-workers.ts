@@ -1,20 +1,28 @@
-// Signing on worker threads, for throughput. pkcs11js's C_SignAsync hops to the libuv pool once
-// per signature while every C_SignInit still runs on the JS thread; here each worker thread owns
-// a session and signs a whole batch synchronously (see sign-worker-thread.ts), so the event loop
-// only queues requests, packs them into one message per batch and resolves the results.
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// Signing on workers, for throughput. pkcs11js's C_SignAsync hops to the libuv pool once per
+// signature while every C_SignInit still runs on the JS thread; here each worker — a thread, or a
+// process of its own (sign-worker-spawn.ts) — owns a session and signs a whole batch synchronously
+// (sign-worker-loop.ts), so the event loop only queues requests, packs them into one message per
+// batch and resolves the results.
 import { availableParallelism } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Handle, RawMechanism } from './binding.js';
 import { errorForRv, InvalidArgumentError, ModuleLoadError, Pkcs11Error, SessionClosedError, type TokengateError } from './errors.js';
+import { spawnProcess, spawnThread, type SigningThread } from './sign-worker-spawn.js';
 
 /** What a worker starts with. Never a PIN. */
 export interface WorkerInit {
   modulePath: string;
-  /** The token's slot handle, hex. */
-  slot: string;
+  /** A thread's slot: the token's slot handle, hex. */
+  slot?: string;
+  /** A process's token, found by serial in its own library (which it initialises and finalises). */
+  ownProcess?: { serial: string };
+}
+
+/** A key as a batch names it: the pool's handle (a thread's too), and what a process finds it by. */
+export interface KeyName {
+  handle: string;
+  label: string;
+  /** CKA_ID, hex. */
+  id: string;
 }
 
 export interface Failure {
@@ -25,8 +33,10 @@ export interface Failure {
 }
 
 export type ToWorker =
-  | { type: 'sign'; keys: string[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: ArrayBuffer }
-  | { type: 'reset'; slot: string }
+  | { type: 'sign'; keys: KeyName[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: ArrayBuffer }
+  /** A process's login: sent by the pool through its PIN counting (session-set.ts: loginCompanion). */
+  | { type: 'login'; userType: number; pin: string }
+  | { type: 'reset'; slot?: string }
   | { type: 'close' };
 
 export interface BatchDone {
@@ -39,11 +49,13 @@ export interface BatchDone {
   elapsedMs: number;
 }
 
-export type FromWorker = { type: 'ready'; failure: Failure | undefined } | BatchDone;
+export type FromWorker = { type: 'ready'; failure: Failure | undefined } | { type: 'login'; failure: Failure | undefined } | BatchDone;
 
 /** One signature for a worker: everything prepared on the main thread (mechanism, hashed input). */
 export interface SignJob {
   key: Handle;
+  keyLabel: string;
+  keyId: Buffer;
   mechanism: RawMechanism;
   /** Names mechanism and parameters, so a batch carries each mechanism once. */
   mechanismId: string;
@@ -77,54 +89,56 @@ export function workerCount(option: number | 'auto' | undefined): number {
   return option;
 }
 
-/** Starts the worker thread: the built .js next to this file, or the .ts source through tsx. */
-function spawnThread(init: WorkerInit): Worker {
-  const js = new URL('./sign-worker-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
-  // Running from the TypeScript sources (tsx, vitest). On Node 20 a worker does not inherit the
-  // parent's module hooks and `--import tsx` in execArgv does not reach a worker's entry, so a
-  // one-line bootstrap loads the entry through tsx's tsImport (found via tsx's export map).
-  const ts = new URL('./sign-worker-thread.ts', import.meta.url).href;
-  const require = createRequire(import.meta.url);
-  const manifest = require.resolve('tsx/package.json');
-  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as TsxManifest).exports['./esm/api'].import.default;
-  const api = new URL(exports, pathToFileURL(manifest)).href;
-  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}))`;
-  return new Worker(bootstrap, { eval: true, workerData: init });
-}
-
-interface TsxManifest {
-  exports: { './esm/api': { import: { default: string } } };
-}
-
 function failureError(f: Failure): TokengateError {
   if (f.rv !== undefined) return errorForRv(f.rv, f.fn);
   return new Pkcs11Error(`${f.fn} failed in a signing worker: ${f.message ?? 'unknown error'}`);
 }
 
 class SignWorker {
-  readonly thread: Worker;
+  readonly thread: SigningThread;
   /** Batches sent and not yet answered, oldest first. */
   readonly batches: Pending[][] = [];
   readonly ready: Promise<void>;
+  /** Where answered batches go, once the set has adopted this worker. */
+  onDone: ((done: BatchDone) => void) | undefined;
+  #answer: { resolve(): void; reject(err: unknown): void } | undefined;
   #stopping: Promise<void> | undefined;
   #exited = false;
 
   constructor(init: WorkerInit) {
-    this.thread = spawnThread(init);
-    this.thread.once('exit', () => (this.#exited = true));
+    this.thread = init.ownProcess ? spawnProcess(init) : spawnThread(init);
+    this.thread.onExit(() => (this.#exited = true));
     this.ready = new Promise((resolve, reject) => {
-      this.thread.once('message', (m: FromWorker) => {
-        if (m.type === 'ready' && m.failure === undefined) resolve();
-        else reject(m.type === 'ready' ? failureError(m.failure!) : new Pkcs11Error('signing worker spoke out of turn'));
-      });
-      this.thread.once('error', (err) => reject(new ModuleLoadError('a signing worker could not start', { cause: err })));
-      this.thread.once('exit', () => reject(new ModuleLoadError('a signing worker stopped while starting')));
+      this.#answer = { resolve, reject };
+      this.thread.onError((err) => this.#fail(new ModuleLoadError('a signing worker could not start', { cause: err })));
+      this.thread.onExit(() => this.#fail(new ModuleLoadError('a signing worker stopped while starting')));
+    });
+    this.thread.onMessage((m) => {
+      if (m.type === 'done') return this.onDone?.(m);
+      // `ready`, then (a process) `login`: each answers the one question asked.
+      const answer = this.#answer;
+      this.#answer = undefined;
+      if (m.failure === undefined) answer?.resolve();
+      else answer?.reject(failureError(m.failure));
+    });
+  }
+
+  #fail(err: unknown): void {
+    const answer = this.#answer;
+    this.#answer = undefined;
+    answer?.reject(err);
+  }
+
+  /** A process logs in with the PIN it is given here (the caller counts the attempt); it does not keep it. */
+  login(userType: number, pin: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#answer = { resolve, reject };
+      this.thread.postMessage({ type: 'login', userType, pin });
     });
   }
 
   send(items: Pending[]): void {
-    const keys: string[] = [];
+    const keys: KeyName[] = [];
     const keyIndex = new Map<Handle, number>();
     const mechanisms: RawMechanism[] = [];
     const mechanismIndex = new Map<string, number>();
@@ -136,7 +150,7 @@ class SignWorker {
     for (let i = 0, at = 0; i < items.length; i++) {
       const job = items[i]!.job;
       let k = keyIndex.get(job.key);
-      if (k === undefined) keyIndex.set(job.key, (k = keys.push(job.key.toString('hex')) - 1));
+      if (k === undefined) keyIndex.set(job.key, (k = keys.push({ handle: job.key.toString('hex'), label: job.keyLabel, id: job.keyId.toString('hex') }) - 1));
       let m = mechanismIndex.get(job.mechanismId);
       if (m === undefined) mechanismIndex.set(job.mechanismId, (m = mechanisms.push(job.mechanism) - 1));
       layout[i * 4] = k;
@@ -173,7 +187,7 @@ class SignWorker {
     this.#stopping ??= new Promise<void>((resolve) => {
       if (this.#exited) return resolve();
       this.thread.ref(); // an awaited close must not be cut short by an idle-looking process
-      this.thread.once('exit', () => resolve());
+      this.thread.onExit(() => resolve());
       this.thread.postMessage({ type: 'close' } satisfies ToWorker);
     });
     return this.#stopping;
@@ -193,47 +207,47 @@ export class SignWorkers {
   /** Measured cost of one signature, to size batches; starts at a fast EC key's. */
   #msPerItem = 0.2;
   #closing: Promise<void> | undefined;
+  /** Processes being started again after the token came back. */
+  #relaunching: Promise<void> | undefined;
+  readonly #launch: WorkerLaunch;
+  readonly #count: number;
 
-  private constructor() {}
+  private constructor(launch: WorkerLaunch, count: number) {
+    this.#launch = launch;
+    this.#count = count;
+  }
 
-  /** Starts `count` threads with sessions on `slot`; fails if any cannot load the module or open a session. */
-  static async start(modulePath: string, slot: Handle, count: number): Promise<SignWorkers> {
-    const set = new SignWorkers();
-    const init: WorkerInit = { modulePath, slot: slot.toString('hex') };
-    const workers = Array.from({ length: count }, () => new SignWorker(init));
-    const started = await Promise.allSettled(workers.map((w) => w.ready));
-    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      // Those that did start close their sessions on the way out; the others have none.
-      await Promise.all(workers.map((w, i) => (started[i]!.status === 'fulfilled' ? w.stop() : w.thread.terminate())));
-      throw failed.reason;
-    }
-    for (const worker of workers) set.#adopt(worker);
+  /** Starts `count` workers with sessions on the token; fails if any cannot load the module, open a session or log in. */
+  static async start(launch: WorkerLaunch, count: number): Promise<SignWorkers> {
+    const set = new SignWorkers(launch, count);
+    for (const worker of await launchWorkers(launch, count)) set.#adopt(worker);
     return set;
   }
 
   #adopt(worker: SignWorker): void {
     this.#workers.add(worker);
     worker.thread.unref();
-    worker.thread.on('message', (m: FromWorker) => {
-      if (m.type !== 'done') return;
+    worker.onDone = (m) => {
       const items = worker.finish(m);
       if (items.length > 0) this.#msPerItem = 0.8 * this.#msPerItem + 0.2 * (m.elapsedMs / items.length);
       this.#pump();
-    });
-    worker.thread.on('error', (err) => this.#lose(worker, err));
-    worker.thread.on('exit', () => this.#lose(worker, undefined));
+    };
+    worker.thread.onError((err) => this.#lose(worker, err));
+    worker.thread.onExit(() => this.#lose(worker, undefined));
   }
 
   #lose(worker: SignWorker, cause: unknown): void {
-    this.#workers.delete(worker);
+    const current = this.#workers.delete(worker);
     worker.abandon(() =>
       this.#closing ? new SessionClosedError('the session pool is closed') : new Pkcs11Error('a signing worker stopped', { cause }),
     );
-    if (this.#workers.size === 0) {
-      for (const item of this.#queue.splice(0)) item.reject(new Pkcs11Error('no signing worker is running', { cause }));
-    }
+    // A worker retired by a relaunch leaves the queue to its successors.
+    if (current && this.#workers.size === 0) this.#rejectQueue(new Pkcs11Error('no signing worker is running', { cause }));
     this.#pump();
+  }
+
+  #rejectQueue(err: unknown): void {
+    for (const item of this.#queue.splice(0)) item.reject(err);
   }
 
   /** Running threads. */
@@ -274,18 +288,65 @@ export class SignWorkers {
     }
   }
 
-  /** After the token came back and the pool logged in again: every worker opens a fresh session. */
+  /**
+   * After the token came back and the pool logged in again: every thread opens a fresh session on
+   * the pool's login. A process's login went with the token, so processes are started again, and
+   * log in again; meanwhile the pool signs on its own sessions (no worker running).
+   */
   reset(slot: Handle): void {
-    const message: ToWorker = { type: 'reset', slot: slot.toString('hex') };
-    for (const w of this.#workers) w.thread.postMessage(message);
+    if (this.#launch.kind === 'thread') {
+      const message: ToWorker = { type: 'reset', slot: slot.toString('hex') };
+      for (const w of this.#workers) w.thread.postMessage(message);
+      return;
+    }
+    const retired = [...this.#workers];
+    this.#workers.clear();
+    const retiring = Promise.all(retired.map((w) => w.stop()));
+    const relaunch = launchWorkers(this.#launch, this.#count).then(
+      async (workers) => {
+        if (this.#closing) return void (await Promise.all(workers.map((w) => w.stop())));
+        for (const worker of workers) this.#adopt(worker);
+        this.#pump();
+      },
+      (err: unknown) => this.#rejectQueue(err), // none came up: the pool keeps signing on its own sessions
+    );
+    // close() waits for this: the retired processes gone, the new ones adopted (or stopped).
+    const tracked: Promise<void> = Promise.all([retiring, relaunch]).then(() => undefined).finally(() => {
+      if (this.#relaunching === tracked) this.#relaunching = undefined;
+    });
+    this.#relaunching = tracked;
   }
 
   /** Rejects queued jobs, lets batches in flight finish, then each thread closes its session and exits. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const item of this.#queue.splice(0)) item.reject(new SessionClosedError('the session pool is closed'));
+      this.#rejectQueue(new SessionClosedError('the session pool is closed'));
+      await this.#relaunching;
       await Promise.all([...this.#workers].map((w) => w.stop()));
     })();
     return this.#closing;
   }
+}
+
+/** How workers start: threads on the pool's own login, or processes that each log in (through `login`, which counts the attempt). */
+export type WorkerLaunch =
+  | { kind: 'thread'; modulePath: string; slot: Handle }
+  | { kind: 'process'; modulePath: string; serial: string; login(send: (userType: number, pin: string) => Promise<void>): Promise<void> };
+
+async function launchWorkers(launch: WorkerLaunch, count: number): Promise<SignWorker[]> {
+  const init: WorkerInit = launch.kind === 'thread' ? { modulePath: launch.modulePath, slot: launch.slot.toString('hex') } : { modulePath: launch.modulePath, ownProcess: { serial: launch.serial } };
+  const workers = Array.from({ length: count }, () => new SignWorker(init));
+  const started = await Promise.allSettled(
+    workers.map(async (w) => {
+      await w.ready;
+      if (launch.kind === 'process') await launch.login((userType, pin) => w.login(userType, pin));
+    }),
+  );
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Those that did start close their sessions on the way out; the others have none.
+    await Promise.all(workers.map((w, i) => (started[i]!.status === 'fulfilled' ? w.stop() : w.thread.terminate())));
+    throw failed.reason;
+  }
+  return workers;
 }

@@ -1,0 +1,81 @@
+// SessionPool with workerProcesses: the signing workers are processes of their own, each logged in
+// with the pool's PIN over the IPC pipe. Real SoftHSM; signatures checked by node:crypto too.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { openPool, signAndVerifyMany } from './helpers/pool-signing.js';
+import { useSoftHsm } from './helpers/softhsm.js';
+
+const hsm = useSoftHsm();
+
+/** This process's signing children: pid, command line and environment, from /proc. */
+function signingChildren(): Array<{ pid: number; cmdline: string; environ: string }> {
+  const children: Array<{ pid: number; cmdline: string; environ: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/u.test(name)) continue;
+    try {
+      // Field 4 of stat is the parent pid; the name in field 2 may hold spaces, so split after it.
+      const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmdline.includes('sign-worker-process')) children.push({ pid: Number(name), cmdline, environ: readFileSync(`/proc/${name}/environ`, 'utf8') });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+describe('SessionPool with worker processes', () => {
+  it('signs 300 concurrent challenges across all four key types in two processes, all verifiable', async () => {
+    const fx = hsm.current;
+    const { module, pool } = await openPool(fx, 2, { workerProcesses: true });
+    await using _m = module;
+    await using _p = pool;
+    expect(pool.workers).toBe(2);
+    expect(signingChildren()).toHaveLength(2);
+    await signAndVerifyMany(fx, pool, 300);
+  });
+
+  it('never puts the PIN in a worker process\'s command line or environment, and ends its processes on close', async () => {
+    const fx = hsm.current;
+    const pin = fx.tokens[0]!.userPin;
+    // As the CLI is used: the PIN in TOKENGATE_PIN of the pool's own environment.
+    process.env.TOKENGATE_PIN = pin;
+    try {
+      const { module, pool } = await openPool(fx, 2, { workerProcesses: true });
+      await using _m = module;
+      await signAndVerifyMany(fx, pool, 40);
+      const children = signingChildren();
+      expect(children).toHaveLength(2);
+      for (const child of children) {
+        expect(child.cmdline).not.toContain(pin);
+        expect(child.environ).not.toContain(pin);
+        expect(child.environ).toContain('SOFTHSM2_CONF='); // the module's own settings still reach it
+      }
+      await pool.close();
+      expect(pool.workers).toBe(0);
+      // close() resolves once every worker has exited.
+      expect(signingChildren().filter((c) => children.some((old) => old.pid === c.pid))).toEqual([]);
+    } finally {
+      delete process.env.TOKENGATE_PIN;
+    }
+  });
+
+  it('starts its processes again after its own sessions were all closed, the calls succeed, and close ends them all', async () => {
+    const fx = hsm.current;
+    const { module, pool } = await openPool(fx, 2, { workerProcesses: true });
+    await using _m = module;
+    await signAndVerifyMany(fx, pool, 8);
+    expect(signingChildren()).toHaveLength(2);
+    // Every session of this process on the token goes, and with the last one the login: the pool
+    // rebuilds and logs in again, and its processes (logged in on their own) are started afresh;
+    // meanwhile it signs on its own sessions.
+    module.raw.C_CloseAllSessions(pool.token.slot);
+    await signAndVerifyMany(fx, pool, 60);
+    await signAndVerifyMany(fx, pool, 60);
+    // close() waits for a relaunch under way, then ends its processes too.
+    await pool.close();
+    expect(pool.workers).toBe(0);
+    expect(signingChildren()).toEqual([]);
+  });
+});
