@@ -1,6 +1,6 @@
-// Signing benchmark: the library's SessionPool against plain pkcs11js, graphene-pk11 and
-// node-webcrypto-p11 (WebCrypto subtle.sign), on the same SoftHSM token and the same keys, in the
-// same run. `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else
+// Signing benchmark: the library's SessionPool (its workers threads, the default, and processes:
+// workerProcesses) against plain pkcs11js, graphene-pk11 and node-webcrypto-p11 (WebCrypto
+// subtle.sign), on the same SoftHSM token and the same keys, in the same run. `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else
 // on stdout); without --json, a table. Every figure is the median of ROUNDS rounds in which all the
 // contenders take turns, with the spread (lowest and highest round) beside it, so one noisy moment
 // on the machine can neither make nor break a target.
@@ -171,6 +171,7 @@ interface Row {
   lib_processes_per_s: number;
   lib_processes_vs_raw_sync: number;
   lib_processes_vs_raw_sync_spread: [number, number];
+  lib_processes_event_loop_p99_ms: number;
   /** The lowest and highest round of lib_vs_raw_sync. */
   lib_vs_raw_sync_spread: [number, number];
   event_loop_p99_ms: number;
@@ -233,6 +234,7 @@ async function measure(c: Case): Promise<Row> {
   const ratio = new Rounds();
   const libProcesses = new Rounds();
   const processesRatio = new Rounds();
+  const processesLoopP99 = new Rounds();
   const loopP99 = new Rounds();
   const rawMicros = new Rounds();
   const libMicros = new Rounds();
@@ -266,7 +268,11 @@ async function measure(c: Case): Promise<Row> {
     ratio.add(lib.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i)))) / sync);
     delay.disable();
     loopP99.add(delay.percentile(99) / 1e6);
+    const processDelay = monitorEventLoopDelay({ resolution: 1 });
+    processDelay.enable();
     processesRatio.add(libProcesses.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => processPool.signChallenge(ref, challenge(i)))) / sync);
+    processDelay.disable();
+    processesLoopP99.add(processDelay.percentile(99) / 1e6);
     const [rawUs, libUs] = await pairedMedianMicros(
       LATENCY_MS,
       async (i) => {
@@ -292,6 +298,7 @@ async function measure(c: Case): Promise<Row> {
     lib_processes_per_s: Math.round(libProcesses.median),
     lib_processes_vs_raw_sync: round(processesRatio.median, 3),
     lib_processes_vs_raw_sync_spread: processesRatio.spread(3),
+    lib_processes_event_loop_p99_ms: round(processesLoopP99.median, 2),
     event_loop_p99_ms: round(loopP99.median, 2),
     event_loop_p99_ms_spread: loopP99.spread(2),
     lib_single_latency_us: round(libMicros.median, 1),
