@@ -1,7 +1,8 @@
 // Signing benchmark: the library's SessionPool (its workers threads, the default, and processes:
 // workerProcesses) against plain pkcs11js, graphene-pk11 and node-webcrypto-p11 (WebCrypto
-// subtle.sign), on the same SoftHSM token and the same keys, in the same run. `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else
-// on stdout); without --json, a table. Every figure is the median of ROUNDS rounds in which all the
+// subtle.sign), on the same SoftHSM token and the same keys, in the same run.
+// `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else on
+// stdout); without --json, a table. Every figure is the median of ROUNDS rounds in which all the
 // contenders take turns, with the spread (lowest and highest round) beside it, so one noisy moment
 // on the machine can neither make nor break a target.
 //
