@@ -34,7 +34,7 @@ export interface Failure {
 
 export type ToWorker =
   | { type: 'sign'; keys: KeyName[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: ArrayBuffer }
-  /** A process's login: sent by the pool through its PIN counting (session-set.ts: loginCompanion). */
+  /** A process's login: sent by the pool through its PIN counting (session-set.ts: loginElsewhere). */
   | { type: 'login'; userType: number; pin: string }
   | { type: 'reset'; slot?: string }
   | { type: 'close' };
@@ -250,7 +250,7 @@ export class SignWorkers {
     for (const item of this.#queue.splice(0)) item.reject(err);
   }
 
-  /** Running threads. */
+  /** Running workers. */
   get size(): number {
     return this.#workers.size;
   }
