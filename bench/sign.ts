@@ -68,6 +68,21 @@ const challenges = Array.from({ length: 256 }, () => randomBytes(32));
 const challenge = (i: number): Buffer => challenges[i & 255]!;
 const progress = (text: string): void => void process.stderr.write(`${text}\n`);
 
+/**
+ * Runs `body` and gives its result with the event loop's p99 delay meanwhile, in ms. Node records
+ * whole timer intervals, so with a 1 ms resolution an idle loop already reads about 1.1 ms: the
+ * figure is conservative.
+ */
+async function withLoopDelay<T>(body: () => Promise<T>): Promise<[T, number]> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  try {
+    return [await body(), delay.percentile(99) / 1e6];
+  } finally {
+    delay.disable();
+  }
+}
+
 /** Runs `body` until `ms` have passed; returns iterations per second. */
 function timedSync(ms: number, body: (i: number) => void): number {
   const start = performance.now();
@@ -168,13 +183,13 @@ interface Row {
   webcrypto_p11_per_s: number | null;
   lib_per_s: number;
   lib_vs_raw_sync: number;
+  /** The lowest and highest round of lib_vs_raw_sync. */
+  lib_vs_raw_sync_spread: [number, number];
   /** The pool with workerProcesses, in the same rounds. */
   lib_processes_per_s: number;
   lib_processes_vs_raw_sync: number;
   lib_processes_vs_raw_sync_spread: [number, number];
   lib_processes_event_loop_p99_ms: number;
-  /** The lowest and highest round of lib_vs_raw_sync. */
-  lib_vs_raw_sync_spread: [number, number];
   event_loop_p99_ms: number;
   event_loop_p99_ms_spread: [number, number];
   lib_single_latency_us: number;
@@ -262,18 +277,15 @@ async function measure(c: Case): Promise<Row> {
     rawAsync.add(best[1]);
     gSign.add(timedSync(ROUND_MS, (i) => gSession.createSign(c.mechanism, gKey).once(input(i))));
     if (wcKey) wc.add(await timedAsync(ROUND_MS, 1, (_, i) => wcSign(i)));
-    // The library's event-loop delay during its window. Node records whole timer intervals, so
-    // with a 1 ms resolution an idle loop already reads about 1.1 ms: the figure is conservative.
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    ratio.add(lib.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i)))) / sync);
-    delay.disable();
-    loopP99.add(delay.percentile(99) / 1e6);
-    const processDelay = monitorEventLoopDelay({ resolution: 1 });
-    processDelay.enable();
-    processesRatio.add(libProcesses.add(await timedAsync(ROUND_MS, CALLERS, (_, i) => processPool.signChallenge(ref, challenge(i)))) / sync);
-    processDelay.disable();
-    processesLoopP99.add(processDelay.percentile(99) / 1e6);
+    // Each pool's rate, against this round's raw loop, and the event-loop delay during its window.
+    for (const [p, rates, ratios, delays] of [
+      [pool, lib, ratio, loopP99],
+      [processPool, libProcesses, processesRatio, processesLoopP99],
+    ] as const) {
+      const [rate, p99Ms] = await withLoopDelay(() => timedAsync(ROUND_MS, CALLERS, (_, i) => p.signChallenge(ref, challenge(i))));
+      ratios.add(rates.add(rate) / sync);
+      delays.add(p99Ms);
+    }
     const [rawUs, libUs] = await pairedMedianMicros(
       LATENCY_MS,
       async (i) => {

@@ -35,7 +35,7 @@ export class PoolSigner {
     sessions.attach(this.#workers);
   }
 
-  /** Signing threads running now (0 once closed). */
+  /** Signing workers running now (0 once closed). */
   get workers(): number {
     return this.#workers?.size ?? 0;
   }

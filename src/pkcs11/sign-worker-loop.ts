@@ -80,7 +80,7 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
   /** A process finds the slot again by the token's serial: slot ids are the module's to choose. */
   function findSlot(serial: string): Buffer {
     const found = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).serialNumber.trim() === serial);
-    if (!found) throw Object.assign(new Error(`no token with serial ${serial}`), { code: pkcs11js.CKR_TOKEN_NOT_PRESENT });
+    if (!found) throw new Error(`no token with serial ${serial}`);
     return found;
   }
 
@@ -109,7 +109,7 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
       const found = lib.C_FindObjects(session!, 2);
       lib.C_FindObjectsFinal(session!);
       // The pool found exactly one such key; two here would make the choice a guess.
-      if (found.length !== 1) throw Object.assign(new Error('key not found'), { code: pkcs11js.CKR_KEY_HANDLE_INVALID });
+      if (found.length !== 1) throw new Error(found.length === 0 ? 'key not found' : 'more than one key with that label and id');
       keyHandles.set(cacheKey, (handle = found[0]!));
     }
     return handle;
@@ -139,8 +139,7 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
       lib.C_Login(session, message.userType, message.pin);
       post({ type: 'login', failure: undefined });
     } catch (err) {
-      const f = failure(err, 'C_Login');
-      post({ type: 'login', failure: f.rv === pkcs11js.CKR_USER_ALREADY_LOGGED_IN ? undefined : f });
+      post({ type: 'login', failure: failure(err, 'C_Login') });
     }
   }
 
@@ -206,7 +205,7 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
       case 'login':
         return login(message);
       case 'reset':
-        if (message.slot !== undefined) slot = Buffer.from(message.slot, 'hex');
+        slot = Buffer.from(message.slot, 'hex');
         return openSession();
       case 'close':
         closeSession();

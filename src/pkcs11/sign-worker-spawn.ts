@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerInit } from './sign-workers.js';
 
 /** What the pool needs of a worker, thread or process. */
-export interface SigningThread {
+export interface WorkerHandle {
   postMessage(message: ToWorker, transfer?: ArrayBuffer[]): void;
   onMessage(listener: (message: FromWorker) => void): void;
   onError(listener: (err: Error) => void): void;
@@ -45,7 +45,7 @@ function threadWorker(init: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
 
-export function spawnThread(init: WorkerInit): SigningThread {
+export function spawnThread(init: WorkerInit): WorkerHandle {
   const worker = threadWorker(init);
   return {
     postMessage: (message, transfer = []) => worker.postMessage(message, transfer),
@@ -63,7 +63,7 @@ function childEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^TOKENGATE_.*(PIN|PUK)/u.test(name)));
 }
 
-export function spawnProcess(init: WorkerInit): SigningThread {
+export function spawnProcess(init: WorkerInit): WorkerHandle {
   const { path, built } = entry('sign-worker-process');
   const child: ChildProcess = fork(path, [], {
     // Structured clone over the pipe: typed arrays and ArrayBuffers arrive as themselves.

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Handle, RawMechanism } from './binding.js';
 import { errorForRv, InvalidArgumentError, ModuleLoadError, Pkcs11Error, SessionClosedError, type TokengateError } from './errors.js';
-import { spawnProcess, spawnThread, type SigningThread } from './sign-worker-spawn.js';
+import { spawnProcess, spawnThread, type WorkerHandle } from './sign-worker-spawn.js';
 
 /** What a worker starts with. Never a PIN. */
 export interface WorkerInit {
@@ -36,7 +36,8 @@ export type ToWorker =
   | { type: 'sign'; keys: KeyName[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: ArrayBuffer }
   /** A process's login: sent by the pool through its PIN counting (session-set.ts: loginElsewhere). */
   | { type: 'login'; userType: number; pin: string }
-  | { type: 'reset'; slot?: string }
+  /** A thread's fresh session after the token came back (processes are started again instead). */
+  | { type: 'reset'; slot: string }
   | { type: 'close' };
 
 export interface BatchDone {
@@ -95,7 +96,7 @@ function failureError(f: Failure): TokengateError {
 }
 
 class SignWorker {
-  readonly thread: SigningThread;
+  readonly handle: WorkerHandle;
   /** Batches sent and not yet answered, oldest first. */
   readonly batches: Pending[][] = [];
   readonly ready: Promise<void>;
@@ -106,14 +107,14 @@ class SignWorker {
   #exited = false;
 
   constructor(init: WorkerInit) {
-    this.thread = init.ownProcess ? spawnProcess(init) : spawnThread(init);
-    this.thread.onExit(() => (this.#exited = true));
+    this.handle = init.ownProcess ? spawnProcess(init) : spawnThread(init);
+    this.handle.onExit(() => (this.#exited = true));
     this.ready = new Promise((resolve, reject) => {
       this.#answer = { resolve, reject };
-      this.thread.onError((err) => this.#fail(new ModuleLoadError('a signing worker could not start', { cause: err })));
-      this.thread.onExit(() => this.#fail(new ModuleLoadError('a signing worker stopped while starting')));
+      this.handle.onError((err) => this.#fail(new ModuleLoadError('a signing worker could not start', { cause: err })));
+      this.handle.onExit(() => this.#fail(new ModuleLoadError('a signing worker stopped while starting')));
     });
-    this.thread.onMessage((m) => {
+    this.handle.onMessage((m) => {
       if (m.type === 'done') return this.onDone?.(m);
       // `ready`, then (a process) `login`: each answers the one question asked.
       const answer = this.#answer;
@@ -133,7 +134,7 @@ class SignWorker {
   login(userType: number, pin: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#answer = { resolve, reject };
-      this.thread.postMessage({ type: 'login', userType, pin });
+      this.handle.postMessage({ type: 'login', userType, pin });
     });
   }
 
@@ -162,15 +163,15 @@ class SignWorker {
     }
     this.batches.push(items);
     // Busy workers keep the process alive (a caller is waiting); idle ones must not.
-    if (this.batches.length === 1) this.thread.ref();
+    if (this.batches.length === 1) this.handle.ref();
     const message: ToWorker = { type: 'sign', keys, mechanisms, layout, data: data.buffer };
-    this.thread.postMessage(message, [data.buffer, layout.buffer]);
+    this.handle.postMessage(message, [data.buffer, layout.buffer]);
   }
 
   /** Settles the oldest batch from the worker's answer. */
   finish(done: BatchDone): Pending[] {
     const items = this.batches.shift() ?? [];
-    if (this.batches.length === 0 && !this.#stopping) this.thread.unref();
+    if (this.batches.length === 0 && !this.#stopping) this.handle.unref();
     const output = Buffer.from(done.output);
     for (let i = 0, at = 0; i < items.length; i++) {
       const length = done.lengths[i]!;
@@ -182,24 +183,24 @@ class SignWorker {
     return items;
   }
 
-  /** Asks the thread to finish its batches, close its session and exit; resolves when it has. */
+  /** Asks the worker to finish its batches, close its session and exit; resolves when it has. */
   stop(): Promise<void> {
     this.#stopping ??= new Promise<void>((resolve) => {
       if (this.#exited) return resolve();
-      this.thread.ref(); // an awaited close must not be cut short by an idle-looking process
-      this.thread.onExit(() => resolve());
-      this.thread.postMessage({ type: 'close' } satisfies ToWorker);
+      this.handle.ref(); // an awaited close must not be cut short by an idle-looking process
+      this.handle.onExit(() => resolve());
+      this.handle.postMessage({ type: 'close' } satisfies ToWorker);
     });
     return this.#stopping;
   }
 
-  /** Fails whatever is still in flight: the thread is gone. */
+  /** Fails whatever is still in flight: the worker is gone. */
   abandon(err: () => unknown): void {
     for (const batch of this.batches.splice(0)) for (const item of batch) item.reject(err());
   }
 }
 
-/** A set of signing threads on one token, fed from one queue. */
+/** A set of signing workers on one token, fed from one queue. */
 export class SignWorkers {
   readonly #workers = new Set<SignWorker>();
   #queue: Pending[] = [];
@@ -226,14 +227,14 @@ export class SignWorkers {
 
   #adopt(worker: SignWorker): void {
     this.#workers.add(worker);
-    worker.thread.unref();
+    worker.handle.unref();
     worker.onDone = (m) => {
       const items = worker.finish(m);
       if (items.length > 0) this.#msPerItem = 0.8 * this.#msPerItem + 0.2 * (m.elapsedMs / items.length);
       this.#pump();
     };
-    worker.thread.onError((err) => this.#lose(worker, err));
-    worker.thread.onExit(() => this.#lose(worker, undefined));
+    worker.handle.onError((err) => this.#lose(worker, err));
+    worker.handle.onExit(() => this.#lose(worker, undefined));
   }
 
   #lose(worker: SignWorker, cause: unknown): void {
@@ -296,7 +297,7 @@ export class SignWorkers {
   reset(slot: Handle): void {
     if (this.#launch.kind === 'thread') {
       const message: ToWorker = { type: 'reset', slot: slot.toString('hex') };
-      for (const w of this.#workers) w.thread.postMessage(message);
+      for (const w of this.#workers) w.handle.postMessage(message);
       return;
     }
     const retired = [...this.#workers];
@@ -317,7 +318,7 @@ export class SignWorkers {
     this.#relaunching = tracked;
   }
 
-  /** Rejects queued jobs, lets batches in flight finish, then each thread closes its session and exits. Idempotent. */
+  /** Rejects queued jobs, lets batches in flight finish, then each worker closes its session and exits. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#rejectQueue(new SessionClosedError('the session pool is closed'));
@@ -345,7 +346,7 @@ async function launchWorkers(launch: WorkerLaunch, count: number): Promise<SignW
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // Those that did start close their sessions on the way out; the others have none.
-    await Promise.all(workers.map((w, i) => (started[i]!.status === 'fulfilled' ? w.stop() : w.thread.terminate())));
+    await Promise.all(workers.map((w, i) => (started[i]!.status === 'fulfilled' ? w.stop() : w.handle.terminate())));
     throw failed.reason;
   }
   return workers;
