@@ -1,6 +1,8 @@
-// Signing benchmark: the library's SessionPool (its workers threads, the default, and processes:
-// workerProcesses) against plain pkcs11js, graphene-pk11 and node-webcrypto-p11 (WebCrypto
-// subtle.sign), on the same SoftHSM token and the same keys, in the same run.
+// Signing benchmark: the library's SessionPool (as it comes: on SoftHSM, a software token, its
+// workers are processes; and with threads, workerProcesses: false) against plain pkcs11js,
+// graphene-pk11 and node-webcrypto-p11 (WebCrypto subtle.sign), on the same SoftHSM token and
+// the same keys, in the same run; and the ceiling two cores give here: plain pkcs11js's sync loop
+// in two processes at once.
 // `npm run bench:sign -- --json` prints one JSON object per mechanism (and nothing else on
 // stdout); without --json, a table. Every figure is the median of ROUNDS rounds in which all the
 // contenders take turns, with the spread (lowest and highest round) beside it, so one noisy moment
@@ -15,6 +17,7 @@ import type * as Graphene from 'graphene-pk11';
 import type * as Pkcs11Js from 'pkcs11js';
 import type * as WebCryptoP11 from 'node-webcrypto-p11';
 import { createSoftHsm } from '../native-fixtures/softhsm/softhsm.js';
+import { rawProcess } from './raw-signer.js';
 import type * as Tokengate from '../src/index.js';
 
 const require = createRequire(import.meta.url);
@@ -127,8 +130,11 @@ const { userPin, keys: fixtureKeys } = fixture.tokens[0]!;
 const module = await Pkcs11Module.load(fixture.modulePath);
 const token = module.token({ label: TOKEN });
 const pool = await token.openPool({ pin: userPin });
-// The same pool with its signing workers in processes of their own (workerProcesses).
-const processPool = await token.openPool({ pin: userPin, workerProcesses: true });
+// The same pool with its signing workers threads of this process.
+const threadPool = await token.openPool({ pin: userPin, workerProcesses: false });
+// Two cores' worth of plain pkcs11js: its sync loop in two processes at once.
+const rawInit = { module: fixture.modulePath, token: TOKEN, pin: userPin };
+const rawPair = await Promise.all([rawProcess(rawInit, fixture.env), rawProcess(rawInit, fixture.env)]);
 
 // Plain pkcs11js on the same (already initialised, already logged-in) library.
 const raw = new p11.PKCS11();
@@ -181,15 +187,23 @@ interface Row {
   graphene_per_s: number;
   /** null: node-webcrypto-p11 has no such algorithm (EdDSA). */
   webcrypto_p11_per_s: number | null;
+  /** Plain pkcs11js's sync loop in two processes at once: what two cores reach here. */
+  raw_two_processes_per_s: number;
+  raw_two_processes_vs_raw_sync: number;
+  raw_two_processes_vs_raw_sync_spread: [number, number];
   lib_per_s: number;
   lib_vs_raw_sync: number;
   /** The lowest and highest round of lib_vs_raw_sync. */
   lib_vs_raw_sync_spread: [number, number];
-  /** The pool with workerProcesses, in the same rounds. */
-  lib_processes_per_s: number;
-  lib_processes_vs_raw_sync: number;
-  lib_processes_vs_raw_sync_spread: [number, number];
-  lib_processes_event_loop_p99_ms: number;
+  /** The library against the two-process ceiling of the same round. */
+  lib_vs_raw_two_processes: number;
+  /** The pool's workers as they came: processes on a software token (workerProcesses 'auto'). */
+  lib_worker_kind: string;
+  /** The pool with workerProcesses: false, in the same rounds. */
+  lib_threads_per_s: number;
+  lib_threads_vs_raw_sync: number;
+  lib_threads_vs_raw_sync_spread: [number, number];
+  lib_threads_event_loop_p99_ms: number;
   event_loop_p99_ms: number;
   event_loop_p99_ms_spread: [number, number];
   lib_single_latency_us: number;
@@ -234,8 +248,8 @@ async function measure(c: Case): Promise<Row> {
   const pem = fixtureKeys.find((k) => k.label === c.label)!.publicKeyPem;
   const sig = await pool.signChallenge(ref, challenge(0));
   if (!verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, sig)) throw new Error(`${c.name}: bad signature`);
-  const processSigs = await Promise.all([0, 1, 2, 3].map((i) => processPool.signChallenge(ref, challenge(i))));
-  if (!processSigs.every((s, i) => verify(c.verifyAlgorithm, challenge(i), { key: pem, ...c.verifyOptions }, s))) throw new Error(`${c.name}: bad signature from a worker process`);
+  const workerSigs = await Promise.all([pool, threadPool].flatMap((p) => [0, 1, 2, 3].map((i) => p.signChallenge(ref, challenge(i)))));
+  if (!workerSigs.every((s, i) => verify(c.verifyAlgorithm, challenge(i % 4), { key: pem, ...c.verifyOptions }, s))) throw new Error(`${c.name}: bad signature from a signing worker`);
   const wcKey = await webCryptoKey(c);
   const wcSign = (i: number) => wcCrypto.subtle.sign(c.webcrypto!, wcKey!, challenge(i));
   if (wcKey && !verify(c.verifyAlgorithm, challenge(0), { key: pem, ...c.verifyOptions }, Buffer.from(await wcSign(0)))) throw new Error(`${c.name}: bad WebCrypto signature`);
@@ -248,23 +262,29 @@ async function measure(c: Case): Promise<Row> {
   const wc = new Rounds();
   const lib = new Rounds();
   const ratio = new Rounds();
-  const libProcesses = new Rounds();
-  const processesRatio = new Rounds();
-  const processesLoopP99 = new Rounds();
+  const libThreads = new Rounds();
+  const threadsRatio = new Rounds();
+  const threadsLoopP99 = new Rounds();
+  const rawTwo = new Rounds();
+  const rawTwoRatio = new Rounds();
+  const libVsTwo = new Rounds();
   const loopP99 = new Rounds();
   const rawMicros = new Rounds();
   const libMicros = new Rounds();
   const latencyRatio = new Rounds();
   await timedAsync(300, CALLERS, (_, i) => pool.signChallenge(ref, challenge(i))); // warm-up
-  await timedAsync(300, CALLERS, (_, i) => processPool.signChallenge(ref, challenge(i)));
+  await timedAsync(300, CALLERS, (_, i) => threadPool.signChallenge(ref, challenge(i)));
   for (let r = 1; r <= ROUNDS; r++) {
-    progress(`${c.name}: round ${r}/${ROUNDS}: raw pkcs11js sync, raw async, graphene-pk11, node-webcrypto-p11, library, single-signature latency`);
+    progress(`${c.name}: round ${r}/${ROUNDS}: raw pkcs11js sync, in two processes, raw async, graphene-pk11, node-webcrypto-p11, library, single-signature latency`);
     const sync = rawSync.add(
       timedSync(ROUND_MS, (i) => {
         raw.C_SignInit(sessions[0]!, mechanism, key);
         raw.C_Sign(sessions[0]!, input(i), Buffer.alloc(c.outputLength));
       }),
     );
+    const pair = await Promise.all(rawPair.map((p) => p.sign(c.label, { ms: ROUND_MS })));
+    const two = rawTwo.add(pair.reduce((sum, f) => sum + f.count / (f.wallNs / 1e9), 0));
+    rawTwoRatio.add(two / sync);
     let best: [number, number] = [0, 0];
     for (const count of [1, 2, 4, 8]) {
       const rate = await timedAsync(ASYNC_ROUND_MS, count, async (caller, i) => {
@@ -280,11 +300,12 @@ async function measure(c: Case): Promise<Row> {
     // Each pool's rate, against this round's raw loop, and the event-loop delay during its window.
     for (const [p, rates, ratios, delays] of [
       [pool, lib, ratio, loopP99],
-      [processPool, libProcesses, processesRatio, processesLoopP99],
+      [threadPool, libThreads, threadsRatio, threadsLoopP99],
     ] as const) {
       const [rate, p99Ms] = await withLoopDelay(() => timedAsync(ROUND_MS, CALLERS, (_, i) => p.signChallenge(ref, challenge(i))));
       ratios.add(rates.add(rate) / sync);
       delays.add(p99Ms);
+      if (p === pool) libVsTwo.add(rate / two);
     }
     const [rawUs, libUs] = await pairedMedianMicros(
       LATENCY_MS,
@@ -305,13 +326,18 @@ async function measure(c: Case): Promise<Row> {
     raw_async_best_sessions: median(asyncSessions),
     graphene_per_s: Math.round(gSign.median),
     webcrypto_p11_per_s: wcKey ? Math.round(wc.median) : null,
+    raw_two_processes_per_s: Math.round(rawTwo.median),
+    raw_two_processes_vs_raw_sync: round(rawTwoRatio.median, 3),
+    raw_two_processes_vs_raw_sync_spread: rawTwoRatio.spread(3),
     lib_per_s: Math.round(lib.median),
     lib_vs_raw_sync: round(ratio.median, 3),
     lib_vs_raw_sync_spread: ratio.spread(3),
-    lib_processes_per_s: Math.round(libProcesses.median),
-    lib_processes_vs_raw_sync: round(processesRatio.median, 3),
-    lib_processes_vs_raw_sync_spread: processesRatio.spread(3),
-    lib_processes_event_loop_p99_ms: round(processesLoopP99.median, 2),
+    lib_vs_raw_two_processes: round(libVsTwo.median, 3),
+    lib_worker_kind: pool.workerKind ?? 'none',
+    lib_threads_per_s: Math.round(libThreads.median),
+    lib_threads_vs_raw_sync: round(threadsRatio.median, 3),
+    lib_threads_vs_raw_sync_spread: threadsRatio.spread(3),
+    lib_threads_event_loop_p99_ms: round(threadsLoopP99.median, 2),
     event_loop_p99_ms: round(loopP99.median, 2),
     event_loop_p99_ms_spread: loopP99.spread(2),
     lib_single_latency_us: round(libMicros.median, 1),
@@ -337,10 +363,12 @@ function printTable(rows: Row[]): void {
     ['raw async/s', (r) => `${r.raw_async_best_per_s} (${r.raw_async_best_sessions}s)`],
     ['graphene/s', (r) => String(r.graphene_per_s)],
     ['webcrypto/s', (r) => (r.webcrypto_p11_per_s === null ? '—' : String(r.webcrypto_p11_per_s))],
+    ['raw 2 proc÷sync', (r) => `${r.raw_two_processes_vs_raw_sync.toFixed(2)} (${r.raw_two_processes_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
     ['lib/s', (r) => String(r.lib_per_s)],
     ['lib÷sync', (r) => `${r.lib_vs_raw_sync.toFixed(2)} (${r.lib_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
-    ['processes/s', (r) => String(r.lib_processes_per_s)],
-    ['proc÷sync', (r) => `${r.lib_processes_vs_raw_sync.toFixed(2)} (${r.lib_processes_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
+    ['lib÷2 proc', (r) => r.lib_vs_raw_two_processes.toFixed(2)],
+    ['threads/s', (r) => String(r.lib_threads_per_s)],
+    ['thr÷sync', (r) => `${r.lib_threads_vs_raw_sync.toFixed(2)} (${r.lib_threads_vs_raw_sync_spread.map((v) => v.toFixed(2)).join('–')})`],
     ['loop p99 ms', (r) => `${r.event_loop_p99_ms.toFixed(2)} (${r.event_loop_p99_ms_spread.map((v) => v.toFixed(1)).join('–')})`],
     ['lib 1× µs', (r) => r.lib_single_latency_us.toFixed(1)],
     ['raw 1× µs', (r) => r.raw_async_single_latency_us.toFixed(1)],
@@ -349,7 +377,7 @@ function printTable(rows: Row[]): void {
   const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
   for (const row of cells) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
-  console.log(`\nlibrary (${dist ? 'dist' : 'src'}): SessionPool with ${rows[0]?.lib_workers ?? 0} signing workers, ${CALLERS} concurrent callers; every figure the median of ${ROUNDS} interleaved rounds (lowest–highest round in brackets); latency = medians of calls alternating one by one; node-webcrypto-p11: one Crypto (one session), calls in turn`);
+  console.log(`\nlibrary (${dist ? 'dist' : 'src'}): SessionPool with ${rows[0]?.lib_workers ?? 0} signing workers of kind ${rows[0]?.lib_worker_kind ?? '?'} (as it comes on SoftHSM; threads/s: workerProcesses false), ${CALLERS} concurrent callers; every figure the median of ${ROUNDS} interleaved rounds (lowest–highest round in brackets); latency = medians of calls alternating one by one; node-webcrypto-p11: one Crypto (one session), calls in turn`);
 }
 
 const rows: Row[] = [];
@@ -366,7 +394,8 @@ try {
   for (const s of sessions) raw.C_CloseSession(s);
   raw.close();
   await pool.close();
-  await processPool.close();
+  await threadPool.close();
+  for (const p of rawPair) p.close();
   await module.close();
   fixture.cleanup();
 }

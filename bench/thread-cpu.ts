@@ -34,3 +34,38 @@ export function mainAndOthers(before: Map<string, ThreadTimes>, after: Map<strin
   }
   return { main, others };
 }
+
+/** CPU ns of every thread of the given processes (children of this one: signing-worker processes). */
+export function processTimes(pids: Iterable<number>): Map<string, ThreadTimes> {
+  const out = new Map<string, ThreadTimes>();
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // it ended meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        const [cpu, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        out.set(`${pid}/${tid}`, { cpu: cpu!, wait: wait!, name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() });
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return out;
+}
+
+/** This process's children now, by pid (Linux: /proc/<pid>/task/<tid>/children). */
+export function childPids(): number[] {
+  const pids: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      for (const pid of readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/u)) if (pid) pids.push(Number(pid));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return pids;
+}

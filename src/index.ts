@@ -22,6 +22,7 @@ export type { UnblockPinOptions } from './pkcs11/unblock.js';
 export type { TokenAdmission } from './pkcs11/admission.js';
 export { SessionPool } from './pkcs11/pool.js';
 export type { SessionPoolOptions } from './pkcs11/pool.js';
+export type { WorkerKind } from './pkcs11/sign-workers.js';
 export type { ObjectRef, TokenKey } from './pkcs11/objects.js';
 export type { GenerateKeyPairOptions, KeyPairType } from './pkcs11/keygen.js';
 export { createSelfSignedCertificate, createCertificateRequest } from './pkcs11/enrollment.js';

@@ -125,6 +125,20 @@ describe('the emulated PIV card through pcscd and OpenSC', () => {
     expect((await piv.current.card.state()).pinTriesLeft).toBe(before.pinTriesLeft);
   });
 
+  it('signs concurrent calls on worker threads by default: a chip in a hardware slot, one login; all verify against the card\'s key', async () => {
+    let key: { id: Uint8Array };
+    {
+      await using session = await token.openSession();
+      key = { id: (await session.listCertificates())[0]!.id };
+    }
+    await using pool = await token.openPool({ pin: PIN, workers: 2 });
+    expect(token.inHardwareSlot).toBe(true);
+    expect(pool.workerKind).toBe('thread');
+    const challenges = Array.from({ length: 12 }, (_, i) => `door ${i}`);
+    const signatures = await Promise.all(challenges.map((c) => pool.signChallenge(key, c)));
+    signatures.forEach((signature, i) => expect(verify('sha256', Buffer.from(challenges[i]!), { key: piv.current.card.publicKey, dsaEncoding: 'ieee-p1363' }, signature)).toBe(true));
+  });
+
   it('pulled out during signatures: they fail with TokenRemovedError within a deadline; the pool works again once it is back', async () => {
     const card = piv.current.card;
     let key: { id: Uint8Array };

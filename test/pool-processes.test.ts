@@ -26,6 +26,39 @@ function signingChildren(): Array<{ pid: number; cmdline: string; environ: strin
 }
 
 describe('SessionPool with worker processes', () => {
+  it('signs in processes by default on a software token (SoftHSM), in threads when asked, and refuses a bad choice before logging in', async () => {
+    const fx = hsm.current;
+    {
+      const { module, pool } = await openPool(fx, 2);
+      await using _m = module;
+      await using _p = pool;
+      expect(pool.token.inHardwareSlot).toBe(false);
+      expect(pool.workerKind).toBe('process');
+      expect(signingChildren()).toHaveLength(2);
+      await signAndVerifyMany(fx, pool, 40);
+    }
+    {
+      const { module, pool } = await openPool(fx, 2, { workerProcesses: false });
+      await using _m = module;
+      await using _p = pool;
+      expect(pool.workerKind).toBe('thread');
+      expect(signingChildren()).toEqual([]);
+      await signAndVerifyMany(fx, pool, 40);
+    }
+    const { module, pool } = await openPool(fx, 0);
+    await using _m = module;
+    await using _p = pool;
+    expect(pool.workerKind).toBeUndefined();
+    // A wrong PIN with the bad option: refused for the option, the PIN never tried (not counted).
+    const right = fx.tokens[0]!.userPin;
+    const wrong = (right[0] === '9' ? '8' : '9').repeat(right.length);
+    const before = pool.token.loginGuard!.count(pool.token.guardIdentity, 'user');
+    await expect(pool.token.openPool({ pin: wrong, workerProcesses: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(pool.token.loginGuard!.count(pool.token.guardIdentity, 'user')).toEqual(before);
+    await expect(pool.token.openPool({ pin: wrong, workers: 0 })).rejects.toMatchObject({ code: 'ERR_PIN_INCORRECT' });
+    expect(pool.token.loginGuard!.count(pool.token.guardIdentity, 'user').failures).toBe(before.failures + 1);
+  });
+
   it('signs 300 concurrent challenges across all four key types in two processes, all verifiable', async () => {
     const fx = hsm.current;
     const { module, pool } = await openPool(fx, 2, { workerProcesses: true });

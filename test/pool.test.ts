@@ -11,13 +11,16 @@ import { LABELS, openPool, publicKeyPem, signAndVerifyMany } from './helpers/poo
 import { useSoftHsm } from './helpers/softhsm.js';
 
 const hsm = useSoftHsm();
+// SoftHSM is a software token, whose pool signs in processes by default; these tests cover the
+// threads (pool-processes.test.ts the processes, and the default's choice).
+const THREADS = { workerProcesses: false } as const;
 const CKR_OBJECT_HANDLE_INVALID = 0x82;
 const CKR_SESSION_HANDLE_INVALID = 0xb3;
 
 describe('SessionPool signing', () => {
   it('signs 300 concurrent challenges across all four key types on its workers, all verifiable', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx, 2);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     expect(pool.workers).toBe(2);
@@ -26,7 +29,7 @@ describe('SessionPool signing', () => {
 
   it('starts one worker per CPU (at most 4) by default, and refuses a bad worker count', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx, 'auto');
+    const { module, pool } = await openPool(fx, 'auto', THREADS);
     await using _m = module;
     await using _p = pool;
     expect(pool.workers).toBe(Math.min(4, availableParallelism()));
@@ -46,7 +49,7 @@ describe('SessionPool signing', () => {
 
   it('signs one call at a time, each verifiable', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     for (const label of LABELS) {
@@ -58,7 +61,7 @@ describe('SessionPool signing', () => {
 
   it('keeps its login when other sessions with the token close', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     await pool.signChallenge({ label: 'p256' }, 'before');
@@ -73,7 +76,7 @@ describe('SessionPool signing', () => {
 
   it('rebuilds its sessions and its workers\' sessions after they are all closed, and the calls succeed', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     await signAndVerifyMany(fx, pool, 8);
@@ -85,7 +88,7 @@ describe('SessionPool signing', () => {
 
   it('refuses a key of the wrong type, alone and in company', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     await expect(pool.signChallenge({ label: 'p256' }, 'x', { algorithm: 'RSA-PKCS1-SHA256' })).rejects.toMatchObject({
@@ -104,7 +107,7 @@ describe('SessionPool signing', () => {
 
   it('reports a worker\'s CKR as the same typed error a session gives, with rv, rvName and fn', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     const real = await pool.findPrivateKey({ label: 'p256' });
@@ -126,7 +129,7 @@ describe('SessionPool signing', () => {
 describe('SessionPool close', () => {
   it('terminates its workers, is idempotent, and refuses further calls with ERR_SESSION_CLOSED', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await pool.signChallenge({ label: 'p256' }, 'x');
     expect(pool.workers).toBe(2);
@@ -142,7 +145,7 @@ describe('SessionPool close', () => {
 
   it('settles every call in flight when closed under load: signed, or ERR_SESSION_CLOSED', async () => {
     const fx = hsm.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     const calls = Array.from({ length: 200 }, (_, i) => pool.signChallenge({ label: LABELS[i % 4]! }, `c${i}`));
     const closed = pool.close();
@@ -154,15 +157,15 @@ describe('SessionPool close', () => {
     }
   });
 
-  it('lets a process that closes its pool exit by itself', async () => {
+  it.each([false, 'auto'] as const)('lets a process that closes its pool exit by itself (workerProcesses: %s)', async (workerProcesses) => {
     const fx = hsm.current;
-    const script = join(fx.dir, 'close-and-exit.mts');
+    const script = join(fx.dir, `close-and-exit-${workerProcesses}.mts`);
     const index = new URL('../src/index.ts', import.meta.url).href;
     writeFileSync(
       script,
       `import { Pkcs11Module } from ${JSON.stringify(index)};
 const module = await Pkcs11Module.load(${JSON.stringify(fx.modulePath)});
-const pool = await module.token({ label: ${JSON.stringify(fx.tokens[0]!.label)} }).openPool({ pin: process.env.TEST_PIN, workers: 2 });
+const pool = await module.token({ label: ${JSON.stringify(fx.tokens[0]!.label)} }).openPool({ pin: process.env.TEST_PIN, workers: 2, workerProcesses: ${JSON.stringify(workerProcesses)} });
 const signatures = await Promise.all(Array.from({ length: 50 }, (_, i) => pool.signChallenge({ label: 'p256' }, 'c' + i)));
 const running = pool.workers;
 await pool.close();
@@ -185,7 +188,7 @@ describe('SessionPool with a removed token', () => {
 
   it('fails calls on its workers with ERR_TOKEN_REMOVED, keeping the CKR', async () => {
     const fx = removable.current;
-    const { module, pool } = await openPool(fx);
+    const { module, pool } = await openPool(fx, 2, THREADS);
     await using _m = module;
     await using _p = pool;
     await Promise.all(LABELS.map((label) => pool.signChallenge({ label }, 'present')));

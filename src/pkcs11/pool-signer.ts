@@ -6,12 +6,13 @@ import { SessionClosedError } from './errors.js';
 import type { ObjectRef, TokenKey } from './objects.js';
 import { DEFAULT_SIGN_OPTIONS, finishSignature, prepareSignature, type PreparedSignature, type SignOptions } from './signing.js';
 import { signOn } from './session-signing.js';
-import { SignWorkers, type SignJob } from './sign-workers.js';
+import { SignWorkers, type SignJob, type WorkerKind } from './sign-workers.js';
 import { POOL_CLOSED, type SessionSet } from './session-set.js';
 
 export class PoolSigner {
   readonly #sessions: SessionSet;
   #workers: SignWorkers | undefined;
+  #kind: WorkerKind | undefined;
   /** sign calls under way: one alone takes the direct path. */
   #signing = 0;
 
@@ -23,16 +24,22 @@ export class PoolSigner {
    * Starts `count` signing workers: threads on the set's login, or processes that each log in
    * with the set's PIN, counted like every login. The set resets and closes them with its sessions.
    */
-  async startWorkers(count: number, processes: boolean): Promise<void> {
+  async startWorkers(count: number, kind: WorkerKind): Promise<void> {
     const sessions = this.#sessions;
     const { token } = sessions;
     this.#workers = await SignWorkers.start(
-      processes
-        ? { kind: 'process', modulePath: token.module.path, serial: token.serial, login: (send) => sessions.loginElsewhere(send) }
+      kind === 'process'
+        ? { kind: 'process', modulePath: token.module.path, serial: token.serial, label: token.label, login: (send) => sessions.loginElsewhere(send) }
         : { kind: 'thread', modulePath: token.module.path, slot: token.slot },
       count,
     );
     sessions.attach(this.#workers);
+    this.#kind = kind;
+  }
+
+  /** What the signing workers are, once started. */
+  get workerKind(): WorkerKind | undefined {
+    return this.#kind;
   }
 
   /** Signing workers running now (0 once closed). */

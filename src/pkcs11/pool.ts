@@ -1,8 +1,8 @@
 // A per-token pool of logged-in sessions for concurrent signing. It keeps one login for all its
 // sessions (PKCS#11 login state is per application and token), hands each caller a session of its
 // own, and when the token is pulled out and put back it opens fresh sessions and logs in again
-// (session-set.ts). Concurrent signatures go to signing workers — threads, or processes with
-// `workerProcesses` — that sign in batches; a call with no company goes straight to a session,
+// (session-set.ts). Concurrent signatures go to signing workers — processes for a software token,
+// threads for a chip (`workerProcesses`) — that sign in batches; a call with no company goes straight to a session,
 // which is the quickest way for one signature (pool-signer.ts).
 import type { ObjectRef, TokenKey } from './objects.js';
 import type { Pin } from '../util/pin.js';
@@ -11,29 +11,35 @@ import type { PublicKey } from './public-key.js';
 import { checkPin, type Session, type UserType } from './session.js';
 import { SessionSet } from './session-set.js';
 import { DEFAULT_SIGN_OPTIONS, type SignOptions } from './signing.js';
-import { workerCount } from './sign-workers.js';
+import { workerCount, type WorkerKind } from './sign-workers.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Token } from './token.js';
 import type { TokenAdmission } from './admission.js';
 
 export interface SessionPoolOptions {
-  /** The PIN to log in with, and again after the token comes back. Kept in memory only; never sent to a worker thread. */
+  /** The PIN to log in with, and again after the token comes back. Kept in memory; never sent to a worker thread (a worker process logs in with it: workerProcesses). */
   pin: string | Pin;
   /** Sessions to open for the calling thread; defaults to 4. */
   size?: number;
   userType?: Exclude<UserType, 'contextSpecific'>;
   /**
-   * Threads that sign concurrent requests in batches, each on a session of its own. `'auto'` (the
-   * default) is one per CPU, at most 4; `0` signs only on this thread's sessions (C_SignAsync).
+   * Workers (threads or processes: `workerProcesses`) that sign concurrent requests in batches,
+   * each on a session of its own. `'auto'` (the default) is one per CPU, at most 4; `0` signs
+   * only on this thread's sessions (C_SignAsync).
    */
   workers?: number | 'auto';
   /**
-   * Run the signing workers as processes of their own instead of threads. For software tokens on
-   * OpenSSL 3 (SoftHSM): its key decoding takes process-wide locks that two signing threads fight
-   * over, and two processes do not (README, Benchmarks). Each process loads the module, finds the
-   * token by serial and logs in with this PIN, sent over the IPC pipe (never argv, environment or
-   * a file) and counted like every login. Default false.
+   * Run the signing workers as processes of their own (`true`) or as threads of this one
+   * (`false`). `'auto'`, the default, picks processes for a token in a software slot and threads
+   * for one in a hardware slot (CKF_HW_SLOT). A software token signs inside the calling process,
+   * and SoftHSM on OpenSSL 3 decodes the key for every signature under process-wide locks that
+   * two signing threads fight over and two processes do not (README, Benchmarks); a chip signs on
+   * the card, where threads sharing the pool's one login are enough. Each process loads the
+   * module, finds the token by serial and label, and logs in with this PIN, sent over the IPC
+   * pipe (never argv, environment or a file) and counted like every login. Set `false` where this
+   * process cannot fork Node children (some bundled or embedded runtimes).
    */
-  workerProcesses?: boolean;
+  workerProcesses?: boolean | 'auto';
   /** Asked before every login and signature (e.g. a Blocklist); see SessionOptions.admission. */
   admission?: TokenAdmission;
   /**
@@ -41,6 +47,12 @@ export interface SessionPoolOptions {
    * unattended re-login with a PIN changed elsewhere must not lock the token.
    */
   allowFinalTry?: boolean;
+}
+
+function workerKind(token: Token, option: boolean | 'auto' | undefined): WorkerKind {
+  if (option === undefined || option === 'auto') return token.inHardwareSlot ? 'thread' : 'process';
+  if (typeof option !== 'boolean') throw new InvalidArgumentError('workerProcesses must be true, false or "auto"');
+  return option ? 'process' : 'thread';
 }
 
 export class SessionPool implements AsyncDisposable {
@@ -60,12 +72,13 @@ export class SessionPool implements AsyncDisposable {
   static async open(token: Token, options: SessionPoolOptions): Promise<SessionPool> {
     checkPin(options.pin, token.info().pinLength);
     const workers = workerCount(options.workers);
+    const kind = workerKind(token, options.workerProcesses);
     const pool = new SessionPool(new SessionSet(token, options));
     await pool.#sessions.open(options.allowFinalTry === true);
     if (workers > 0) {
       try {
         // After the login, so the workers' sessions are logged in from the start.
-        await pool.#signer.startWorkers(workers, options.workerProcesses === true);
+        await pool.#signer.startWorkers(workers, kind);
       } catch (err) {
         await pool.close();
         throw err;
@@ -74,9 +87,14 @@ export class SessionPool implements AsyncDisposable {
     return pool;
   }
 
-  /** Signing threads running now (0 after `close`). */
+  /** Signing workers running now (0 after `close`). */
   get workers(): number {
     return this.#signer.workers;
+  }
+
+  /** What the signing workers are (`workerProcesses`); undefined with `workers: 0`. */
+  get workerKind(): WorkerKind | undefined {
+    return this.#signer.workerKind;
   }
 
   /** Runs `fn` on a logged-in session of its own. A session lost to re-insertion is replaced and `fn` retried once. */

@@ -6,7 +6,7 @@
 // A thread loads its own pkcs11js handle on the pool's module path: in one process dlopen returns
 // the library the main thread already initialised, so login state and object handles are shared;
 // it never sees a PIN and never calls C_Finalize (the library is the main thread's). A process has
-// a library of its own: it initialises and finalises it, finds the slot by the token's serial, is
+// a library of its own: it initialises and finalises it, finds the slot by the token's serial and label, is
 // logged in by the pool (a `login` message: the PIN travels over the IPC pipe, counted by the pool
 // like every login, and is not kept here) and finds each key by label and id, handles being per
 // process.
@@ -77,17 +77,23 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
     session = undefined;
   }
 
-  /** A process finds the slot again by the token's serial: slot ids are the module's to choose. */
-  function findSlot(serial: string): Buffer {
-    const found = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).serialNumber.trim() === serial);
-    if (!found) throw new Error(`no token with serial ${serial}`);
-    return found;
+  /**
+   * A process finds the slot again by the token's serial and label (slot ids are the module's to
+   * choose), and only if exactly one token matches: signing with a namesake's keys would be wrong.
+   */
+  function findSlot(token: { serial: string; label: string }): Buffer {
+    const found = lib.C_GetSlotList(true).filter((s) => {
+      const info = lib.C_GetTokenInfo(s);
+      return info.serialNumber.trim() === token.serial && info.label.trim() === token.label;
+    });
+    if (found.length !== 1) throw new Error(`${found.length === 0 ? 'no' : 'more than one'} token with serial ${token.serial} and label ${token.label}`);
+    return found[0]!;
   }
 
   function openSession(): void {
     closeSession();
     try {
-      if (own) slot = findSlot(own.serial);
+      if (own) slot = findSlot(own);
       session = lib.C_OpenSession(slot!, pkcs11js.CKF_SERIAL_SESSION);
       lost = undefined;
     } catch (err) {

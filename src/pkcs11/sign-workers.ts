@@ -13,8 +13,8 @@ export interface WorkerInit {
   modulePath: string;
   /** A thread's slot: the token's slot handle, hex. */
   slot?: string;
-  /** A process's token, found by serial in its own library (which it initialises and finalises). */
-  ownProcess?: { serial: string };
+  /** A process's token, found by serial and label in its own library (which it initialises and finalises). */
+  ownProcess?: { serial: string; label: string };
 }
 
 /** A key as a batch names it: the pool's handle (a thread's too), and what a process finds it by. */
@@ -329,13 +329,16 @@ export class SignWorkers {
   }
 }
 
+/** Threads of the pool's process, or processes of their own. */
+export type WorkerKind = 'thread' | 'process';
+
 /** How workers start: threads on the pool's own login, or processes that each log in (through `login`, which counts the attempt). */
 export type WorkerLaunch =
   | { kind: 'thread'; modulePath: string; slot: Handle }
-  | { kind: 'process'; modulePath: string; serial: string; login(send: (userType: number, pin: string) => Promise<void>): Promise<void> };
+  | { kind: 'process'; modulePath: string; serial: string; label: string; login(send: (userType: number, pin: string) => Promise<void>): Promise<void> };
 
 async function launchWorkers(launch: WorkerLaunch, count: number): Promise<SignWorker[]> {
-  const init: WorkerInit = launch.kind === 'thread' ? { modulePath: launch.modulePath, slot: launch.slot.toString('hex') } : { modulePath: launch.modulePath, ownProcess: { serial: launch.serial } };
+  const init: WorkerInit = launch.kind === 'thread' ? { modulePath: launch.modulePath, slot: launch.slot.toString('hex') } : { modulePath: launch.modulePath, ownProcess: { serial: launch.serial, label: launch.label } };
   const workers = Array.from({ length: count }, () => new SignWorker(init));
   const started = await Promise.allSettled(
     workers.map(async (w) => {

@@ -24,6 +24,7 @@ export class Token {
   #slot: Handle;
   #info: TokenInfo;
   #countedBy: 'host' | 'token' | undefined;
+  #hardwareSlot: boolean | undefined;
 
   /** Internal: use `Pkcs11Module.token()`. */
   constructor(module: Pkcs11Module, slot: Handle, info: TokenInfo) {
@@ -48,9 +49,18 @@ export class Token {
   get pinCountedBy(): 'host' | 'token' {
     if (this.#countedBy === undefined) {
       const rule = this.module.pinCounting;
-      this.#countedBy = rule !== 'auto' ? rule : decodeSlotFlags(call(this.module.raw, 'C_GetSlotInfo', this.#slot).flags).hardwareSlot ? 'token' : 'host';
+      this.#countedBy = rule !== 'auto' ? rule : this.inHardwareSlot ? 'token' : 'host';
     }
     return this.#countedBy;
+  }
+
+  /**
+   * Whether the module says this token sits in a hardware slot (CKF_HW_SLOT: a reader with a
+   * chip in it), or is a software token whose crypto runs in this process (SoftHSM).
+   */
+  get inHardwareSlot(): boolean {
+    this.#hardwareSlot ??= decodeSlotFlags(call(this.module.raw, 'C_GetSlotInfo', this.#slot).flags).hardwareSlot;
+    return this.#hardwareSlot;
   }
 
   /** The guard that counts this token's tries, or undefined when the token counts them itself. */
