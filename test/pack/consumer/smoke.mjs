@@ -1,5 +1,7 @@
 // Run inside an empty project that installed the packed tarball, by the Node under test:
-// a SoftHSM signature through `tokengate` and a verifier login through `tokengate/verifier`.
+// a SoftHSM signature through `tokengate`, concurrent signatures through its session pool (whose
+// workers, on a software token, are processes started from the installed package), and a verifier
+// login through `tokengate/verifier`.
 // One line per check; the first failure exits 1 with what was expected and what happened.
 // Environment (from check-package.sh): SOFTHSM2_CONF (a token labelled TOKEN_LABEL with the user PIN
 // TOKEN_PIN, initialised by softhsm2-util), SOFTHSM2_MODULE, PACK_WORK (a scratch directory).
@@ -37,9 +39,26 @@ async function signature() {
     } finally {
       await session.close();
     }
+    await poolSignatures(module);
   } finally {
     await module.close();
   }
+}
+
+async function poolSignatures(module) {
+  const { verifySignature } = await import('tokengate');
+  const pool = await module.token({ label: TOKEN_LABEL }).openPool({ pin: TOKEN_PIN });
+  try {
+    check('the session pool signs in worker processes on SoftHSM', pool.workerKind === 'process' && pool.workers > 0, `${pool.workerKind}, ${pool.workers} workers`);
+    const publicKey = await pool.publicKey({ label: 'pack-check' });
+    const challenges = Array.from({ length: 200 }, (_, i) => Buffer.from(`pool check ${i}`));
+    const signatures = await Promise.all(challenges.map((c) => pool.signChallenge({ label: 'pack-check' }, c)));
+    const good = signatures.filter((sig, i) => verifySignature(publicKey, challenges[i], sig, { algorithm: 'ECDSA-SHA256' })).length;
+    check('200 concurrent pool signatures all verify', good === 200, `${good} of 200 verified`);
+  } finally {
+    await pool.close();
+  }
+  check('closing the pool ends its workers', pool.workers === 0, `${pool.workers} still running`);
 }
 
 function securityTokenIn(outbox) {
