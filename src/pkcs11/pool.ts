@@ -49,9 +49,15 @@ export interface SessionPoolOptions {
   allowFinalTry?: boolean;
 }
 
-function workerKind(token: Token, option: boolean | 'auto' | undefined): WorkerKind {
-  if (option === undefined || option === 'auto') return token.inHardwareSlot ? 'thread' : 'process';
-  if (typeof option !== 'boolean') throw new InvalidArgumentError('workerProcesses must be true, false or "auto"');
+/** Checked before the login: a bad option must not cost a PIN try. */
+function checkWorkerProcesses(option: unknown): boolean | 'auto' {
+  if (option === undefined) return 'auto';
+  if (option !== 'auto' && typeof option !== 'boolean') throw new InvalidArgumentError('workerProcesses must be true, false or "auto"');
+  return option;
+}
+
+function workerKind(token: Token, option: boolean | 'auto'): WorkerKind {
+  if (option === 'auto') return token.inHardwareSlot ? 'thread' : 'process';
   return option ? 'process' : 'thread';
 }
 
@@ -72,13 +78,13 @@ export class SessionPool implements AsyncDisposable {
   static async open(token: Token, options: SessionPoolOptions): Promise<SessionPool> {
     checkPin(options.pin, token.info().pinLength);
     const workers = workerCount(options.workers);
-    const kind = workerKind(token, options.workerProcesses);
+    const processes = checkWorkerProcesses(options.workerProcesses);
     const pool = new SessionPool(new SessionSet(token, options));
     await pool.#sessions.open(options.allowFinalTry === true);
     if (workers > 0) {
       try {
         // After the login, so the workers' sessions are logged in from the start.
-        await pool.#signer.startWorkers(workers, kind);
+        await pool.#signer.startWorkers(workers, workerKind(token, processes));
       } catch (err) {
         await pool.close();
         throw err;
