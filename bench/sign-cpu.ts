@@ -34,6 +34,8 @@ const raws = [t1, t2, p1, p2];
 const rawPids = new Set([p1.pid, p2.pid]);
 const processPool = await module.token({ label: TOKEN }).openPool({ pin: init.pin }); // the default on a software token
 const workerPids = childPids().filter((pid) => !rawPids.has(pid));
+// Thread ids of this process and `pid/tid` of the worker processes': one map, never a clash.
+const readings = () => new Map([...threadTimes(), ...processTimes(workerPids)]);
 const challenges = Array.from({ length: 256 }, (_, i) => Buffer.alloc(32, i));
 try {
   for (const label of LABELS) {
@@ -48,14 +50,13 @@ try {
       const run = (count: number) => Promise.all(Array.from({ length: 128 }, async () => { while (i < count) await p.signChallenge(ref, challenges[i++ & 255]!); }));
       await run(n / 10);
       i = 0;
-      const before = threadTimes();
-      const beforeChildren = processTimes(workerPids);
+      const before = readings();
       await run(n);
-      const after = threadTimes();
-      const afterChildren = processTimes(workerPids);
+      const after = readings();
       const parts: string[] = [];
       let total = 0;
-      for (const [[tid, t], b] of [...[...after].map((e) => [e, before.get(e[0])] as const), ...[...afterChildren].map((e) => [e, beforeChildren.get(e[0])] as const)]) {
+      for (const [tid, t] of after) {
+        const b = before.get(tid);
         if (!b || tid === String(process.pid)) continue;
         const cpu = t.cpu - b.cpu;
         total += cpu;

@@ -1,5 +1,5 @@
-// CPU time per thread of this process, from Linux's /proc/self/task/<tid>/schedstat (ns on a CPU,
-// ns waiting for one): where a bench's CPU goes — the event loop, libuv's pool, workers, V8's
+// CPU time per thread of this process (or of its children), from Linux's
+// /proc/<pid>/task/<tid>/schedstat (ns on a CPU, ns waiting for one): where a bench's CPU goes — the event loop, libuv's pool, workers, V8's
 // helpers — which process.cpuUsage() lumps together.
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -9,17 +9,28 @@ export interface ThreadTimes {
   readonly name: string;
 }
 
-/** Every thread of this process now, by thread id. */
-export function threadTimes(): Map<string, ThreadTimes> {
-  const out = new Map<string, ThreadTimes>();
-  for (const tid of readdirSync('/proc/self/task')) {
+/** Every thread under `/proc/<process>/task` now, keyed by `prefix` + thread id. */
+function tasks(process: string, prefix: string, out: Map<string, ThreadTimes>): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${process}/task`);
+  } catch {
+    return; // the process ended meanwhile
+  }
+  for (const tid of tids) {
     try {
-      const [cpu, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-      out.set(tid, { cpu: cpu!, wait: wait!, name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() });
+      const [cpu, wait] = readFileSync(`/proc/${process}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      out.set(prefix + tid, { cpu: cpu!, wait: wait!, name: readFileSync(`/proc/${process}/task/${tid}/comm`, 'utf8').trim() });
     } catch {
       // The thread ended meanwhile.
     }
   }
+}
+
+/** Every thread of this process now, by thread id. */
+export function threadTimes(): Map<string, ThreadTimes> {
+  const out = new Map<string, ThreadTimes>();
+  tasks('self', '', out);
   return out;
 }
 
@@ -35,25 +46,10 @@ export function mainAndOthers(before: Map<string, ThreadTimes>, after: Map<strin
   return { main, others };
 }
 
-/** CPU ns of every thread of the given processes (children of this one: signing-worker processes). */
+/** Every thread of the given processes (children of this one: signing-worker processes), by `pid/tid`. */
 export function processTimes(pids: Iterable<number>): Map<string, ThreadTimes> {
   const out = new Map<string, ThreadTimes>();
-  for (const pid of pids) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue; // it ended meanwhile
-    }
-    for (const tid of tids) {
-      try {
-        const [cpu, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
-        out.set(`${pid}/${tid}`, { cpu: cpu!, wait: wait!, name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() });
-      } catch {
-        // The thread ended meanwhile.
-      }
-    }
-  }
+  for (const pid of pids) tasks(String(pid), `${pid}/`, out);
   return out;
 }
 
