@@ -198,7 +198,7 @@ interface Row {
   /** The library against the two-process ceiling of the same round. */
   lib_vs_raw_two_processes: number;
   /** The pool's workers as they came: processes on a software token (workerProcesses 'auto'). */
-  lib_worker_kind: string;
+  lib_worker_kind: Tokengate.WorkerKind | 'none';
   /** The pool with workerProcesses: false, in the same rounds. */
   lib_threads_per_s: number;
   lib_threads_vs_raw_sync: number;

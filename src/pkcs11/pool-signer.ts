@@ -12,7 +12,6 @@ import { POOL_CLOSED, type SessionSet } from './session-set.js';
 export class PoolSigner {
   readonly #sessions: SessionSet;
   #workers: SignWorkers | undefined;
-  #kind: WorkerKind | undefined;
   /** sign calls under way: one alone takes the direct path. */
   #signing = 0;
 
@@ -34,12 +33,11 @@ export class PoolSigner {
       count,
     );
     sessions.attach(this.#workers);
-    this.#kind = kind;
   }
 
   /** What the signing workers are, once started. */
   get workerKind(): WorkerKind | undefined {
-    return this.#kind;
+    return this.#workers?.kind;
   }
 
   /** Signing workers running now (0 once closed). */

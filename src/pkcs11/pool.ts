@@ -2,8 +2,8 @@
 // sessions (PKCS#11 login state is per application and token), hands each caller a session of its
 // own, and when the token is pulled out and put back it opens fresh sessions and logs in again
 // (session-set.ts). Concurrent signatures go to signing workers — processes for a software token,
-// threads for a chip (`workerProcesses`) — that sign in batches; a call with no company goes straight to a session,
-// which is the quickest way for one signature (pool-signer.ts).
+// threads for a chip (`workerProcesses`) — that sign in batches; a call with no company goes
+// straight to a session, which is the quickest way for one signature (pool-signer.ts).
 import type { ObjectRef, TokenKey } from './objects.js';
 import type { Pin } from '../util/pin.js';
 import { PoolSigner } from './pool-signer.js';

@@ -6,10 +6,10 @@
 // A thread loads its own pkcs11js handle on the pool's module path: in one process dlopen returns
 // the library the main thread already initialised, so login state and object handles are shared;
 // it never sees a PIN and never calls C_Finalize (the library is the main thread's). A process has
-// a library of its own: it initialises and finalises it, finds the slot by the token's serial and label, is
-// logged in by the pool (a `login` message: the PIN travels over the IPC pipe, counted by the pool
-// like every login, and is not kept here) and finds each key by label and id, handles being per
-// process.
+// a library of its own: it initialises and finalises it, finds the slot by the token's serial and
+// label, is logged in by the pool (a `login` message: the PIN travels over the IPC pipe, counted by
+// the pool like every login, and is not kept here) and finds each key by label and id, handles
+// being per process.
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Handle, RawMechanism } from './binding.js';

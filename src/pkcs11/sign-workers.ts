@@ -251,6 +251,11 @@ export class SignWorkers {
     for (const item of this.#queue.splice(0)) item.reject(err);
   }
 
+  /** What the workers are: threads or processes. */
+  get kind(): WorkerKind {
+    return this.#launch.kind;
+  }
+
   /** Running workers. */
   get size(): number {
     return this.#workers.size;
