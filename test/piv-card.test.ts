@@ -35,6 +35,12 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
+/** The card's key, named by its certificate's id (the way a pool is asked for it). */
+async function certificateKey(): Promise<{ id: Uint8Array }> {
+  await using session = await token.openSession();
+  return { id: (await session.listCertificates())[0]!.id };
+}
+
 async function login(pin: string, allowFinalTry = false): Promise<unknown> {
   await using session = await token.openSession();
   return session.login(pin, { allowFinalTry }).then(
@@ -126,11 +132,7 @@ describe('the emulated PIV card through pcscd and OpenSC', () => {
   });
 
   it('signs concurrent calls on worker threads by default: a chip in a hardware slot, one login; all verify against the card\'s key', async () => {
-    let key: { id: Uint8Array };
-    {
-      await using session = await token.openSession();
-      key = { id: (await session.listCertificates())[0]!.id };
-    }
+    const key = await certificateKey();
     await using pool = await token.openPool({ pin: PIN, workers: 2 });
     expect(token.inHardwareSlot).toBe(true);
     expect(pool.workerKind).toBe('thread');
@@ -141,11 +143,7 @@ describe('the emulated PIV card through pcscd and OpenSC', () => {
 
   it('pulled out during signatures: they fail with TokenRemovedError within a deadline; the pool works again once it is back', async () => {
     const card = piv.current.card;
-    let key: { id: Uint8Array };
-    {
-      await using session = await token.openSession();
-      key = { id: (await session.listCertificates())[0]!.id };
-    }
+    const key = await certificateKey();
     await using pool = await token.openPool({ pin: PIN, workers: 0, size: 2 });
     expect((await pool.signChallenge(key, 'before')).length).toBe(64);
 
