@@ -49,6 +49,10 @@ export async function startSmtpPeer(): Promise<SmtpPeer> {
         .catch((err: Error) => callback(err));
     },
   });
+  // A client that vanishes mid-conversation (a verifier killed with SIGKILL while it sends)
+  // reaches the server as an ECONNRESET 'error' event; like any mail server, the peer drops that
+  // connection and keeps serving the others instead of ending the process that hosts it.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return Object.assign(peer, {
