@@ -184,11 +184,11 @@ export class FaultRig {
     let baselineFrom = 0;
     let faultStart = 0;
     let faultEnd = 0;
-    // The load goes on, however long the fault takes (a minute at most), until afterS after the
-    // fault's end and the rate is back — or, when it is not, until a recovery within the promised
-    // RECOVERY_LIMIT_S could no longer be seen. A process started again is cold (its JIT, its
-    // connections) and may take seconds to reach 0.9 of a warm rate; a shorter watch took that
-    // for never.
+    // The load goes on, however long the fault takes (a minute at most), for afterS after the
+    // fault's end and then until the rate is back — or, when it is not, until a recovery within
+    // the promised RECOVERY_LIMIT_S could no longer be seen. A process started again is cold (its
+    // JIT, its connections) and may take seconds to reach 0.9 of a warm rate; a shorter watch
+    // took that for never.
     const seconds = beforeS + afterS + RECOVERY_LIMIT_S + 60;
     let stopNow: () => void = () => undefined;
     const stopLoad = new Promise<void>((resolve) => (stopNow = resolve));
@@ -201,7 +201,7 @@ export class FaultRig {
         if (faultEnd === 0) return;
         const sinceEnd = tick.at - started - faultEnd;
         const recovered = () => this.#timing(ticks, baselineFrom, faultStart, faultEnd).recovery_s !== null;
-        if (sinceEnd >= (RECOVERY_LIMIT_S + 1) * 1000 + TICK_MS || (sinceEnd >= afterS * 1000 && recovered())) stopNow();
+        if (sinceEnd >= afterS * 1000 && (sinceEnd >= (RECOVERY_LIMIT_S + 1) * 1000 + TICK_MS || recovered())) stopNow();
       },
       stopLoad,
     );
