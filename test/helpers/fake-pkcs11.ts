@@ -42,7 +42,7 @@ export class FakePkcs11 {
   readonly tokens: FakeToken[];
   /** Every call, by function name, in order. */
   readonly calls: string[] = [];
-  readonly #failures = new Map<string, keyof typeof pkcs11js & `CKR_${string}`>();
+  readonly #failures = new Map<string, { rv: keyof typeof pkcs11js & `CKR_${string}`; left: number }>();
   readonly #sessions = new Map<number, FakeSession>();
   #nextHandle = 1;
 
@@ -57,9 +57,10 @@ export class FakePkcs11 {
     return path;
   }
 
-  /** The next call of `fn` fails with `rv` (once). */
-  failNext(fn: string, rv: keyof typeof pkcs11js & `CKR_${string}`): void {
-    this.#failures.set(fn, rv);
+  /** The next call of `fn` fails with `rv` (once, or `times` calls in a row: Infinity for good, 0 to stop). */
+  failNext(fn: string, rv: keyof typeof pkcs11js & `CKR_${string}`, times = 1): void {
+    if (times > 0) this.#failures.set(fn, { rv, left: times });
+    else this.#failures.delete(fn);
   }
 
   /** Pulls the token out (its sessions end) or puts it back. */
@@ -91,10 +92,10 @@ export class FakePkcs11 {
 
   #enter(fn: string): void {
     this.calls.push(fn);
-    const rv = this.#failures.get(fn);
-    if (rv) {
-      this.#failures.delete(fn);
-      ckr(rv);
+    const failure = this.#failures.get(fn);
+    if (failure) {
+      if (--failure.left <= 0) this.#failures.delete(fn);
+      ckr(failure.rv);
     }
   }
 
