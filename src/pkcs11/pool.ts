@@ -35,7 +35,7 @@ export interface SessionPoolOptions {
    * and SoftHSM on OpenSSL 3 decodes the key for every signature under process-wide locks that
    * two signing threads fight over and two processes do not (README, Benchmarks); a chip signs on
    * the card, where threads sharing the pool's one login are enough. Each process loads the
-   * module, finds the token by serial and label, and logs in with this PIN, sent over the IPC
+   * module, finds the token by serial and label, and logs in with this PIN, sent over its
    * pipe (never argv, environment or a file) and counted like every login. Set `false` where this
    * process cannot fork Node children (some bundled or embedded runtimes).
    */

@@ -7,7 +7,7 @@
 // the library the main thread already initialised, so login state and object handles are shared;
 // it never sees a PIN and never calls C_Finalize (the library is the main thread's). A process has
 // a library of its own: it initialises and finalises it, finds the slot by the token's serial and
-// label, is logged in by the pool (a `login` message: the PIN travels over the IPC pipe, counted by
+// label, is logged in by the pool (a `login` message: the PIN travels over the process's pipe, counted by
 // the pool like every login, and is not kept here) and finds each key by label and id, handles
 // being per process.
 import { readlinkSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { bindingRv, sessionLossRv } from './errors.js';
 import { pkcs11js } from './native.js';
 import type { BatchDone, Failure, FromWorker, KeyName, ToWorker, WorkerInit } from './sign-workers.js';
 
-/** How a worker talks to the pool: a thread's parentPort or a child process's IPC channel. */
+/** How a worker talks to the pool: a thread's parentPort, or a child process's pipe (sign-worker-frames.ts). */
 export interface WorkerChannel {
   post(message: FromWorker, transfer: ArrayBuffer[]): void;
   onMessage(handler: (message: ToWorker) => void): void;
@@ -163,7 +163,7 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
     const count = layout.length / 4;
     let outputSize = 0;
     for (let i = 0; i < count; i++) outputSize += layout[i * 4 + 3]!;
-    const input = Buffer.from(batch.data);
+    const input = Buffer.from(batch.data.buffer, batch.data.byteOffset, batch.data.byteLength);
     const output = Buffer.from(new ArrayBuffer(outputSize));
     const lengths = new Int32Array(count);
     const failures: BatchDone['failures'] = [];
@@ -200,8 +200,8 @@ export function serveSigning(channel: WorkerChannel, init: WorkerInit): void {
         }
       }
     }
-    const done: BatchDone = { type: 'done', output: output.buffer as ArrayBuffer, lengths, failures, elapsedMs: performance.now() - started };
-    post(done, [done.output, lengths.buffer as ArrayBuffer]);
+    const done: BatchDone = { type: 'done', output, lengths, failures, elapsedMs: performance.now() - started };
+    post(done, [output.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
   }
 
   channel.onMessage((message) => {

@@ -1,11 +1,13 @@
 // Starts a signing worker — a thread of this process, or a process of its own — behind one
 // interface, so the pool's batching (sign-workers.ts) does not care which. Either runs the built
 // .js next to this file, or the .ts source through tsx.
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { encodeToWorker, FrameReader } from './sign-worker-frames.js';
 import type { FromWorker, ToWorker, WorkerInit } from './sign-workers.js';
 
 /** What the pool needs of a worker, thread or process. */
@@ -65,26 +67,33 @@ function childEnvironment(): NodeJS.ProcessEnv {
 
 export function spawnProcess(init: WorkerInit): WorkerHandle {
   const { path, built } = entry('sign-worker-process');
-  const child: ChildProcess = fork(path, [], {
-    // Structured clone over the pipe: typed arrays and ArrayBuffers arrive as themselves.
-    serialization: 'advanced',
-    execArgv: built ? [] : ['--import', 'tsx'],
+  // One pipe, fd 3 in the child, carrying length-prefixed frames (sign-worker-frames.ts) both
+  // ways; the child ends when it closes.
+  const child: ChildProcess = spawn(process.execPath, [...(built ? [] : ['--import', 'tsx']), path], {
     env: childEnvironment(),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
   });
-  child.send(init);
+  const pipe = child.stdio[3] as Socket;
+  const listeners: Array<(message: FromWorker) => void> = [];
+  const reader = FrameReader.fromWorker((message) => {
+    for (const listener of listeners) listener(message);
+  });
+  pipe.on('data', (chunk: Buffer) => reader.push(chunk));
+  // A write to a process that has just died fails here; its 'exit' tells the pool.
+  pipe.on('error', () => undefined);
+  pipe.write(encodeToWorker({ type: 'init', init }));
   return {
-    postMessage: (message) => void child.send(message),
-    onMessage: (listener) => void child.on('message', listener as (message: unknown) => void),
+    postMessage: (message) => void pipe.write(encodeToWorker(message)),
+    onMessage: (listener) => void listeners.push(listener),
     onError: (listener) => void child.on('error', listener),
     onExit: (listener) => void child.on('exit', listener),
     ref: () => {
       child.ref();
-      child.channel?.ref();
+      pipe.ref();
     },
     unref: () => {
       child.unref();
-      child.channel?.unref();
+      pipe.unref();
     },
     terminate: () => void child.kill(),
   };

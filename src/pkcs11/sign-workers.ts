@@ -33,7 +33,7 @@ export interface Failure {
 }
 
 export type ToWorker =
-  | { type: 'sign'; keys: KeyName[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: ArrayBuffer }
+  | { type: 'sign'; keys: KeyName[]; mechanisms: RawMechanism[]; layout: Uint32Array; data: Uint8Array }
   /** A process's login: sent by the pool through its PIN counting (session-set.ts: loginElsewhere). */
   | { type: 'login'; userType: number; pin: string }
   /** A thread's fresh session after the token came back (processes are started again instead). */
@@ -43,7 +43,7 @@ export type ToWorker =
 export interface BatchDone {
   type: 'done';
   /** Signatures at fixed offsets: item i starts after the output lengths of items before it. */
-  output: ArrayBuffer;
+  output: Uint8Array;
   /** Bytes written per item; -1 where the item failed (see `failures`). */
   lengths: Int32Array;
   failures: Array<Failure & { index: number }>;
@@ -164,7 +164,7 @@ class SignWorker {
     this.batches.push(items);
     // Busy workers keep the process alive (a caller is waiting); idle ones must not.
     if (this.batches.length === 1) this.handle.ref();
-    const message: ToWorker = { type: 'sign', keys, mechanisms, layout, data: data.buffer };
+    const message: ToWorker = { type: 'sign', keys, mechanisms, layout, data };
     this.handle.postMessage(message, [data.buffer, layout.buffer]);
   }
 
@@ -172,7 +172,7 @@ class SignWorker {
   finish(done: BatchDone): Pending[] {
     const items = this.batches.shift() ?? [];
     if (this.batches.length === 0 && !this.#stopping) this.handle.unref();
-    const output = Buffer.from(done.output);
+    const output = Buffer.from(done.output.buffer, done.output.byteOffset, done.output.byteLength);
     for (let i = 0, at = 0; i < items.length; i++) {
       const length = done.lengths[i]!;
       // Views on the batch's buffer, like Node's own pooled Buffers: no copy per signature.
