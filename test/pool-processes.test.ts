@@ -1,8 +1,10 @@
 // SessionPool with workerProcesses: the signing workers are processes of their own, each logged in
-// with the pool's PIN over the IPC pipe. Real SoftHSM; signatures checked by node:crypto too.
+// with the pool's PIN over its pipe. Real SoftHSM; signatures checked by node:crypto too.
+import { verify } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openPool, signAndVerifyMany } from './helpers/pool-signing.js';
+import { TokengateError } from '../src/index.js';
+import { openPool, publicKeyPem, signAndVerifyMany } from './helpers/pool-signing.js';
 import { useSoftHsm } from './helpers/softhsm.js';
 
 const hsm = useSoftHsm();
@@ -92,6 +94,40 @@ describe('SessionPool with worker processes', () => {
     } finally {
       delete process.env.TOKENGATE_PIN;
     }
+  });
+
+  it('fails the calls a killed worker process held with a typed error, leaves none waiting, and signs on', async () => {
+    const fx = hsm.current;
+    const { module, pool } = await openPool(fx, 2, { workerProcesses: true });
+    await using _m = module;
+    await using _p = pool;
+    const [victim] = signingChildren();
+    const pem = publicKeyPem(fx, 'rsa2048');
+    const challenges = Array.from({ length: 400 }, (_, i) => `challenge ${i}`);
+    // RSA-2048, slow enough that both workers still hold batches when the first answer is back.
+    const calls = challenges.map((c) => pool.signChallenge({ label: 'rsa2048' }, c));
+    await Promise.race(calls);
+    process.kill(victim!.pid, 'SIGKILL');
+    let deadline: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      Promise.allSettled(calls),
+      new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('calls still waiting 10 s after the kill')), 10_000))),
+    ]).finally(() => clearTimeout(deadline));
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // The killed worker's batches: each call fails on its own, typed, and says why.
+    expect(failed.length).toBeGreaterThan(0);
+    for (const { reason } of failed) {
+      expect(reason).toBeInstanceOf(TokengateError);
+      expect(reason).toMatchObject({ code: 'ERR_PKCS11', message: 'a signing worker stopped' });
+    }
+    // Every other call got a signature that verifies.
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') expect(verify('sha256', Buffer.from(challenges[i]!), pem, r.value), `#${i}`).toBe(true);
+    });
+    // The other worker goes on, alone, and so does the pool.
+    expect(pool.workers).toBe(1);
+    expect(signingChildren().map((c) => c.pid)).not.toContain(victim!.pid);
+    await signAndVerifyMany(fx, pool, 80);
   });
 
   it('starts its processes again after its own sessions were all closed, the calls succeed, and close ends them all', async () => {
