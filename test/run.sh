@@ -11,15 +11,17 @@ mkdir -p .state
 npx tsc -p tsconfig.json --noEmit || { echo "typecheck failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 ALONE=(test/verifier-faults.test.ts)
 rm -f .state/vitest-report*.json
+# run_vitest REPORT [ARGS…]: one run, its JSON report written to REPORT for test/summary.mjs.
+run_vitest() { local report=$1; shift; npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"; }
 if [ "$#" -gt 0 ]; then
-  npx vitest run --reporter=default --reporter=json --outputFile=.state/vitest-report.json "$@"
+  run_vitest .state/vitest-report.json "$@"
   node test/summary.mjs .state/vitest-report.json "$?"
   exit $?
 fi
 excludes=()
 for file in "${ALONE[@]}"; do excludes+=(--exclude "$file"); done
-npx vitest run --reporter=default --reporter=json --outputFile=.state/vitest-report.json "${excludes[@]}"
+run_vitest .state/vitest-report.json "${excludes[@]}"
 rest=$?
-npx vitest run --reporter=default --reporter=json --outputFile=.state/vitest-report-alone.json "${ALONE[@]}"
+run_vitest .state/vitest-report-alone.json "${ALONE[@]}"
 alone=$?
 node test/summary.mjs .state/vitest-report.json "$rest" .state/vitest-report-alone.json "$alone"

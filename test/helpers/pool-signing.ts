@@ -22,7 +22,7 @@ export function publicKeyPem(fx: SoftHsmFixture, label: string): string {
 }
 
 /** Checks a signature with node:crypto directly, independently of the library's verifier. */
-function nodeVerifies(pem: string, algorithm: SignatureAlgorithm, format: SignatureFormat, data: string, sig: Buffer): boolean {
+export function nodeVerifies(pem: string, algorithm: SignatureAlgorithm, format: SignatureFormat, data: string, sig: Buffer): boolean {
   const dsaEncoding = format === 'der' ? 'der' : 'ieee-p1363';
   switch (algorithm) {
     case 'ECDSA-SHA256':
